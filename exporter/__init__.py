@@ -1,0 +1,1 @@
+"""heartbeat-exporter: probes services on a wall-clock grid, stores cycles, serves /metrics."""

@@ -1,0 +1,54 @@
+"""What every probe kind shares: its result type, its dependencies and its function shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Protocol
+
+from hbmon.status import Status
+
+if TYPE_CHECKING:
+    from exporter.config import ServiceSpec
+    from exporter.dockerengine import DockerView
+    from hbmon.net.client import HttpClient
+
+FactValue = str | int | float | bool | None
+_EMPTY: Mapping[str, float] = MappingProxyType({})
+
+# Well-known keys of ProbeResult.facts; the store maps these to columns.
+FACT_IP_FAMILY = "ip_family"  # "ipv4" | "ipv6"
+FACT_CONNECTION_REUSED = "connection_reused"  # bool
+FACT_TLS_CERT_EXPIRY = "tls_cert_expiry"  # leaf notAfter, UTC epoch seconds
+FACT_CONTAINER_STATE = "container_state"  # running, exited, paused, ...
+FACT_RESTART_COUNT = "restart_count"  # int
+PHASES = ("dns", "connect", "tls", "ttfb")  # keys of ProbeResult.phases, in seconds
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Outcome of one probe. Expected failures are results; an exception is a bug."""
+
+    status: Status
+    latency_s: float | None = None
+    reason: str | None = None
+    status_code: int | None = None
+    phases: Mapping[str, float] = field(default=_EMPTY)
+    facts: Mapping[str, FactValue] = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        return self.status is Status.HEALTHY
+
+
+@dataclass(frozen=True)
+class ProbeDeps:
+    """Long-lived clients a probe may use; built once per process (docker view once per cycle)."""
+
+    http: HttpClient
+    docker: DockerView | None
+
+
+class ProbeFn(Protocol):
+    def __call__(self, spec: ServiceSpec, *, timeout: float, deps: ProbeDeps) -> ProbeResult: ...

@@ -1,0 +1,1 @@
+"""The SQLite database shared by the exporter and the alerter: setup, models, migrations."""

@@ -1,0 +1,198 @@
+"""Typed, problem-collecting readers for configuration taken from environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+EXIT_CONFIG_ERROR = 2
+_DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+class ConfigError(Exception):
+    """Every problem found in one configuration, reported together."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def load_dotenv(path: Path) -> dict[str, str]:
+    """Parse a `.env` file: KEY=value lines, optional quotes, `#` comments, `export` prefix."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _DOTENV_LINE.match(line)
+        if match is None:
+            continue
+        key, raw = match.groups()
+        values[key] = _unquote(raw)
+    return values
+
+
+def _unquote(raw: str) -> str:
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        return raw[1:-1]
+    return re.sub(r"\s+#.*$", "", raw)
+
+
+def merged_environment(env: Mapping[str, str], dotenv: Path | None) -> dict[str, str]:
+    """Real environment variables win over the `.env` file, as with docker compose."""
+    merged = load_dotenv(dotenv) if dotenv is not None else {}
+    merged.update(env)
+    return merged
+
+
+def show(value: str) -> str:
+    """Quote a value for an error message so that empty and blank values stay visible."""
+    return repr(value)
+
+
+class EnvReader:
+    """Reads typed values from one environment mapping and collects every problem."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def problem(self, name: str, value: str | None, message: str, *, secret: bool = False) -> None:
+        shown = "<redacted>" if secret else show(value or "")
+        self.problems.append(f"{name}={shown}: {message}")
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        return None if value is None or value.strip() == "" else value.strip()
+
+    def string(self, name: str, default: str) -> str:
+        return self.raw(name) or default
+
+    def number(
+        self, name: str, default: float, *, minimum: float = 0.0, inclusive: bool = False
+    ) -> float:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            parsed = float(value)
+        except ValueError:
+            parsed = math.nan
+        too_small = parsed < minimum if inclusive else parsed <= minimum
+        if not math.isfinite(parsed) or too_small:
+            bound = ">=" if inclusive else ">"
+            self.problem(name, value, f"must be a number {bound} {minimum:g}")
+            return default
+        return parsed
+
+    def integer(self, name: str, default: int, *, minimum: int = 1) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if not re.fullmatch(r"[+-]?\d+", value) or int(value) < minimum:
+            self.problem(name, value, f"must be a whole number >= {minimum}")
+            return default
+        return int(value)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        self.problem(name, value, "must be true or false")
+        return default
+
+    def choice(self, name: str, default: str, choices: Iterable[str]) -> str:
+        allowed = tuple(choices)
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() not in allowed:
+            self.problem(name, value, f"must be one of {', '.join(allowed)}")
+            return default
+        return value.lower()
+
+    def timezone(self, name: str, default: str = "UTC") -> ZoneInfo:
+        value = self.string(name, default)
+        try:
+            return ZoneInfo(value.lstrip(":"))
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problem(name, value, "is not an IANA time zone (e.g. UTC, America/Lima)")
+            return ZoneInfo(default)
+
+    def listen(self, name: str, default: str) -> ListenAddress:
+        value = self.string(name, default)
+        match = re.fullmatch(r"\[?([^\]]*?)\]?:(\d{1,5})", value)
+        if match is None or not 0 < int(match.group(2)) < 65536:
+            self.problem(name, value, "must be HOST:PORT (e.g. 0.0.0.0:9877 or [::]:9877)")
+            return self.listen_fallback(default)
+        return ListenAddress(match.group(1) or "0.0.0.0", int(match.group(2)))
+
+    @staticmethod
+    def listen_fallback(default: str) -> ListenAddress:
+        host, _, port = default.rpartition(":")
+        return ListenAddress(host, int(port))
+
+    def url(self, name: str, *, secret: bool = False) -> str | None:
+        """An optional http(s) URL; secret URLs (webhooks) are never echoed back."""
+        value = self.secret(name) if secret else self.raw(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            self.problem(name, value, "must be an http:// or https:// URL", secret=secret)
+            return None
+        return value
+
+    def ip_address(self, name: str) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            self.problem(name, value, "must be an IPv4 or IPv6 address literal")
+            return None
+
+    def secret(self, name: str) -> str | None:
+        """`NAME`, or the contents of the file named by `NAME_FILE` (Docker secrets)."""
+        direct = self.raw(name)
+        file_name = self.raw(f"{name}_FILE")
+        if direct is not None and file_name is not None:
+            self.problem(f"{name}_FILE", file_name, f"set either {name} or {name}_FILE, not both")
+            return direct
+        if file_name is None:
+            return direct
+        try:
+            content = Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            self.problem(f"{name}_FILE", file_name, f"cannot be read ({exc.strerror})")
+            return None
+        if not content:
+            self.problem(f"{name}_FILE", file_name, "names an empty file")
+            return None
+        return content
+
+    def finish(self) -> None:
+        if self.problems:
+            raise ConfigError(self.problems)
