@@ -58,6 +58,7 @@ class ExporterConfig:
     max_body_bytes: int = 65536
     max_workers: int = 64
     docker_host: str | None = None
+    ca_bundle: Path | None = None
     net: NetPolicy = NetPolicy()
 
     @property
@@ -92,6 +93,7 @@ class ExporterConfig:
             max_body_bytes=reader.integer("HTTP_MAX_BODY_BYTES", 65536, minimum=0),
             max_workers=reader.integer("PROBE_MAX_WORKERS", 64),
             docker_host=reader.raw("DOCKER_HOST"),
+            ca_bundle=_existing_file(reader, "HTTP_CA_BUNDLE"),
             net=_net_policy(reader),
         )
         _check_relations(reader, config)
@@ -104,6 +106,16 @@ def _url_credentials(service: ServiceSpec) -> list[str]:
         return []
     parts = urlsplit(service.target)
     return [v for v in (parts.password, parts.query) if v]
+
+
+def _existing_file(reader: EnvReader, name: str) -> Path | None:
+    value = reader.raw(name)
+    if value is None:
+        return None
+    if not Path(value).is_file():
+        reader.problem(name, value, "is not a readable file")
+        return None
+    return Path(value)
 
 
 def _check_relations(reader: EnvReader, config: ExporterConfig) -> None:

@@ -19,7 +19,7 @@ _secrets_lock = threading.Lock()
 def register_secrets(values: Iterable[str]) -> None:
     """Values that must never appear in any log line (header values, keys, webhook URLs)."""
     with _secrets_lock:
-        _secrets.update(v for v in values if len(v) >= 4)
+        _secrets.update(v for v in values if len(v) >= 6)
 
 
 def redact_text(text: str) -> str:

@@ -78,3 +78,19 @@ def container_name() -> Iterator[str]:
     name = f"hbtest-{uuid.uuid4().hex[:10]}"
     yield name
     subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool (promtool, prometheus, nginx); skip or, in CI, fail without it."""
+    path = shutil.which(name)
+    if path is not None:
+        return path
+    message = f"{name} is not installed (see .ci/run for the Debian package)"
+    if docker_required():
+        pytest.fail(message + " and HBMON_REQUIRE_DOCKER=1 makes external tools mandatory")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    return require_tool("promtool")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 from hbmon.status import Status
@@ -15,7 +14,6 @@ if TYPE_CHECKING:
     from hbmon.net.client import HttpClient
 
 FactValue = str | int | float | bool | None
-_EMPTY: Mapping[str, float] = MappingProxyType({})
 
 # Well-known keys of ProbeResult.facts; the store maps these to columns.
 FACT_IP_FAMILY = "ip_family"  # "ipv4" | "ipv6"
@@ -34,7 +32,7 @@ class ProbeResult:
     latency_s: float | None = None
     reason: str | None = None
     status_code: int | None = None
-    phases: Mapping[str, float] = field(default=_EMPTY)
+    phases: Mapping[str, float] = field(default_factory=dict)
     facts: Mapping[str, FactValue] = field(default_factory=dict)
 
     @property

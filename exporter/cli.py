@@ -1,0 +1,145 @@
+"""Command line of `heartbeat-exporter`: run on the grid, `--once`, or `--check-config`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from exporter.config import ExporterConfig
+from exporter.cycle import Cycle
+from exporter.runtime import Exporter, probing
+from exporter.store import Store
+from hbmon import __version__, logs
+from hbmon.db.schema import SchemaError
+from hbmon.envconfig import EXIT_CONFIG_ERROR, ConfigError, merged_environment
+
+PROG = "heartbeat-exporter"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="run one cycle now, print a table")
+    mode.add_argument("--check-config", action="store_true", help="print the configuration")
+    parser.add_argument("--env-file", type=Path, default=Path(".env"), help="default: ./.env")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def load_config(env_file: Path) -> ExporterConfig:
+    try:
+        return ExporterConfig.from_env(merged_environment(os.environ, env_file))
+    except ConfigError as error:
+        print(f"{PROG}: invalid configuration:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG_ERROR) from None
+
+
+def describe(config: ExporterConfig) -> list[str]:
+    """The resolved configuration with every secret left out."""
+    net = config.net
+    override = net.dns_override
+    lines = [
+        f"LOOP_INTERVAL_SECONDS={config.interval:g}",
+        f"SERVICE_TIMEOUT_SECONDS={config.service_timeout:g}",
+        f"SQLITE_DB_PATH={config.db_path}",
+        f"TZ={config.tz.key}",
+        f"PING_URL={_safe_url(config.ping_url)}",
+        f"EXPORTER_LISTEN={config.listen}",
+        f"RETENTION_DAYS={config.retention_days:g}",
+        f"DISK_PATH={config.disk_path}",
+        f"IP_FAMILY={net.ip_family.value}",
+        f"INTERNAL_DNS_OVERRIDE_IP={override.ip if override else ''}",
+        f"INTERNAL_DNS_OVERRIDE_MODE={override.mode.value if override else ''}",
+        f"INTERNAL_DNS_OVERRIDE_HOSTS={','.join(override.hosts) if override else ''}",
+        f"services: {len(config.services)}",
+    ]
+    for spec in config.services:
+        headers = ",".join(f"{key}:<redacted>" for key, _ in spec.headers)
+        lines.append(
+            f"  {spec.name}: {spec.kind} {spec.display_target} method={spec.method}"
+            f" dns_override={spec.dns_override} headers={headers or '-'}"
+        )
+    return lines
+
+
+def _safe_url(url: str) -> str:
+    from exporter.config import ServiceSpec
+
+    return ServiceSpec(name="-", kind="http", target=url).display_target
+
+
+def raise_fd_limit() -> None:
+    """One keep-alive socket per service: 1,000 services need more than the usual 1,024 fds."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def print_table(cycle: Cycle) -> None:
+    rows = [("service", "kind", "status", "latency", "reason")]
+    for outcome in (*cycle.services,):
+        result = outcome.result
+        latency = "-" if result.latency_s is None else f"{result.latency_s * 1000:.1f} ms"
+        rows.append(
+            (outcome.spec.name, outcome.spec.kind, result.status.value, latency, result.reason or "")
+        )
+    internet = cycle.internet
+    latency = "-" if internet.latency_s is None else f"{internet.latency_s * 1000:.1f} ms"
+    rows.append(("(internet)", "http", internet.status.value, latency, internet.reason or ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + row[4])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = load_config(args.env_file)
+    logs.configure(config.log_level, config.log_format, process="exporter")
+    logs.register_secrets(config.secrets)
+    if args.check_config:
+        print("\n".join(describe(config)))
+        return 0
+    raise_fd_limit()
+    if args.once:
+        return run_once(config)
+    return run_forever(config)
+
+
+def run_once(config: ExporterConfig) -> int:
+    with probing(config) as probes:
+        cycle = probes.run_cycle(0.0, 0, threading.Event())
+    print_table(cycle)
+    return 0 if cycle.all_healthy else 1
+
+
+def run_forever(config: ExporterConfig) -> int:
+    log = logs.get_logger("exporter")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        store = Store(config.db_path, config.tz)
+    except SchemaError as error:
+        print(f"{PROG}: cannot use {config.db_path}: {error}", file=sys.stderr)
+        return 1
+    exporter = Exporter(config, store)
+    try:
+        exporter.serve()
+    except OSError as error:
+        print(f"{PROG}: cannot listen on {config.listen}: {error.strerror}", file=sys.stderr)
+        return 1
+    log.info("exporter.started", version=__version__, services=len(config.services),
+             interval_s=config.interval, listen=str(config.listen), db=str(config.db_path))  # fmt: skip
+    with probing(config) as probes:
+        exporter.run(probes, stop)
+    store.close()
+    log.info("exporter.stopped")
+    return 0

@@ -1,0 +1,160 @@
+"""One monitoring cycle: every probe at once on a bounded pool, under one deadline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.config import ServiceSpec
+from exporter.host import HostSample
+from exporter.probes.base import ProbeDeps, ProbeFn, ProbeResult
+from hbmon.logs import get_logger
+from hbmon.status import Status
+
+log = get_logger("exporter.cycle")
+INTERNET = "internet"
+_WAIT_SLICE = 0.1  # how often a waiting cycle looks at the stop event
+
+
+@dataclass(frozen=True)
+class ServiceOutcome:
+    spec: ServiceSpec
+    result: ProbeResult
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """Everything one cycle observed; immutable once built."""
+
+    started_at: float  # wall-clock grid tick, UTC epoch seconds
+    completed_at: float
+    duration_s: float
+    skipped_ticks: int
+    host: HostSample
+    container_count: int | None
+    internet: ProbeResult
+    services: tuple[ServiceOutcome, ...]
+
+    @property
+    def all_healthy(self) -> bool:
+        results = [o.result for o in self.services] + [self.internet]
+        return all(r.healthy for r in results)
+
+
+class CycleAborted(Exception):
+    """The stop event was set while probes were still running: nothing is stored."""
+
+
+@dataclass(frozen=True)
+class CyclePlan:
+    """What a cycle runs; fixed for the life of the process."""
+
+    services: tuple[ServiceSpec, ...]
+    internet: ServiceSpec
+    probes: Mapping[str, ProbeFn]
+    service_timeout: float
+    deadline_s: float
+
+
+class CycleRunner:
+    """Runs cycles on a thread pool that is replaced whenever probes are left hanging."""
+
+    def __init__(self, plan: CyclePlan, max_workers: int) -> None:
+        self._plan = plan
+        self._workers = max(1, min(max_workers, len(plan.services) + 2))
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="probe")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def run(
+        self,
+        *,
+        tick: float,
+        skipped_ticks: int,
+        host: Callable[[], HostSample],
+        deps: ProbeDeps,
+        stop: threading.Event,
+    ) -> Cycle:
+        start = time.monotonic()
+        deadline = start + self._plan.deadline_s
+        host_sample = host()
+        services = [(spec, self._submit(spec, deps, deadline)) for spec in self._plan.services]
+        internet = self._submit(self._plan.internet, deps, deadline)
+        count_future = self._pool.submit(_container_count, deps)
+        every: set[Future[object]] = {f for _, f in services} | {internet, count_future}
+        pending = _wait_until(every, deadline, stop)
+        cycle = Cycle(
+            started_at=tick,
+            completed_at=time.time(),
+            duration_s=time.monotonic() - start,
+            skipped_ticks=skipped_ticks,
+            host=host_sample,
+            container_count=count_future.result() if _finished(count_future) else None,
+            internet=_result(internet),
+            services=tuple(ServiceOutcome(spec, _result(future)) for spec, future in services),
+        )
+        if pending:
+            # Threads still probing past the deadline would starve the next cycle: give it a
+            # fresh pool and let the stragglers finish on their own (each probe has a budget).
+            log.warning("cycle.probes_abandoned", count=len(pending))
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+        return cycle
+
+    def _submit(self, spec: ServiceSpec, deps: ProbeDeps, deadline: float) -> Future[ProbeResult]:
+        probe = self._plan.probes[spec.kind]
+        return self._pool.submit(_guarded, probe, spec, deps, deadline, self._plan.service_timeout)
+
+
+def _guarded(
+    probe: ProbeFn, spec: ServiceSpec, deps: ProbeDeps, deadline: float, budget: float
+) -> ProbeResult:
+    """Run one probe; an exception is a bug, so it becomes `unknown` plus a logged traceback."""
+    timeout = min(budget, max(deadline - time.monotonic(), 0.001))
+    try:
+        return probe(spec, timeout=timeout, deps=deps)
+    except Exception as exc:
+        log.exception("probe.crashed", service=spec.name, kind=spec.kind)
+        return ProbeResult(Status.UNKNOWN, reason=f"probe error: {type(exc).__name__}: {exc}")
+
+
+def _container_count(deps: ProbeDeps) -> int | None:
+    return None if deps.docker is None else deps.docker.running_count()
+
+
+def _wait_until(
+    futures: set[Future[object]], deadline: float, stop: threading.Event
+) -> set[Future[object]]:
+    pending = futures
+    while pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        if stop.is_set():
+            raise CycleAborted
+        _, pending = wait(pending, min(remaining, _WAIT_SLICE), return_when=FIRST_COMPLETED)
+    return pending
+
+
+def _finished(future: Future[Any]) -> bool:
+    return future.done() and not future.cancelled()
+
+
+def _result(future: Future[ProbeResult]) -> ProbeResult:
+    if _finished(future):
+        return future.result()
+    never_started = future.cancel()
+    reason = (
+        "probe never started: every probe worker was busy until the cycle deadline"
+        if never_started
+        else "probe still running at the cycle deadline"
+    )
+    return ProbeResult(Status.TIMEOUT, reason=reason)

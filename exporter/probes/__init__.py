@@ -1,0 +1,1 @@
+"""Probe kinds: one module each (`http`, `docker`), one function shape (see `base`)."""

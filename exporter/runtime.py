@@ -1,0 +1,153 @@
+"""Wires the exporter's parts together and runs cycles on the grid until told to stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import peewee
+
+from exporter.config import ExporterConfig, ServiceSpec
+from exporter.cycle import INTERNET, Cycle, CycleAborted, CyclePlan, CycleRunner
+from exporter.dockerengine import DockerEngine
+from exporter.host import HostSampler
+from exporter.metrics import CycleCollector, registry_for
+from exporter.probes.registry import PROBES
+from exporter.probes.base import ProbeDeps
+from exporter.schedule import after, first_tick
+from exporter.store import Store
+from hbmon import __version__
+from hbmon.httpserver import serve
+from hbmon.logs import get_logger
+from hbmon.net.client import HttpClient
+
+log = get_logger("exporter")
+PRUNE_EVERY_SECONDS = 600.0
+STALE_AFTER_INTERVALS = 3
+BACKLOG_CYCLES = 360  # cycles kept in memory while the database refuses writes
+
+
+@dataclass
+class Probing:
+    """The long-lived clients and the cycle runner: everything needed to run a cycle."""
+
+    config: ExporterConfig
+    http: HttpClient
+    docker: DockerEngine
+    host: HostSampler
+    runner: CycleRunner
+
+    def run_cycle(self, tick: float, skipped: int, stop: threading.Event) -> Cycle:
+        deps = ProbeDeps(http=self.http, docker=self.docker.view())
+        return self.runner.run(
+            tick=tick, skipped_ticks=skipped, host=self.host.sample, deps=deps, stop=stop
+        )
+
+
+@contextmanager
+def probing(config: ExporterConfig) -> Iterator[Probing]:
+    internet = ServiceSpec(name=INTERNET, kind="http", target=config.ping_url, dns_override=False)
+    plan = CyclePlan(
+        services=config.services,
+        internet=internet,
+        probes=PROBES,
+        service_timeout=config.service_timeout,
+        deadline_s=config.cycle_deadline(),
+    )
+    http = HttpClient(
+        config.net,
+        max_redirects=config.max_redirects,
+        max_body_bytes=config.max_body_bytes,
+        ca_bundle=config.ca_bundle,
+    )
+    docker = DockerEngine(config.docker_host, timeout=config.service_timeout)
+    runner = CycleRunner(plan, config.max_workers)
+    try:
+        yield Probing(config, http, docker, HostSampler(config.disk_path), runner)
+    finally:
+        runner.close()
+        http.close()
+        docker.close()
+
+
+class Exporter:
+    """The long-running process: grid loop, store, retention and the /metrics endpoint."""
+
+    def __init__(self, config: ExporterConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.collector = CycleCollector(__version__)
+        self._started = time.time()
+        self._last_prune = 0.0
+        self._backlog: deque[Cycle] = deque(maxlen=BACKLOG_CYCLES)
+
+    def health(self) -> tuple[bool, str]:
+        cycle = self.collector.last_cycle
+        last = cycle.completed_at if cycle is not None else self._started
+        age = time.time() - last
+        fresh = age <= STALE_AFTER_INTERVALS * self.config.interval
+        what = "last cycle" if cycle is not None else "started, no cycle yet"
+        return fresh, f"{'ok' if fresh else 'stale'}: {what} {age:.1f}s ago"
+
+    def serve(self) -> None:
+        serve(self.config.listen, registry_for(self.collector), self.health)
+
+    def run(self, probes: Probing, stop: threading.Event) -> None:
+        interval = self.config.interval
+        tick, skipped = first_tick(time.time(), interval), 0
+        while not stop.wait(max(tick - time.time(), 0.0)):
+            try:
+                cycle = probes.run_cycle(tick, skipped, stop)
+            except CycleAborted:
+                log.info("cycle.aborted", reason="stop requested while probing")
+                break
+            self._record(cycle)
+            following = after(tick, time.time(), interval)
+            if following.skipped:
+                log.warning("cycle.overrun", duration_s=round(cycle.duration_s, 3),
+                            skipped_ticks=following.skipped)  # fmt: skip
+            tick, skipped = following.at, following.skipped
+
+    def _record(self, cycle: Cycle) -> None:
+        cycle_id = self._persist(cycle)
+        self.collector.publish(cycle)
+        failing = [o.spec.name for o in cycle.services if not o.result.healthy]
+        log.info(
+            "cycle.completed",
+            cycle_id=cycle_id,
+            duration_ms=round(cycle.duration_s * 1000, 1),
+            services=len(cycle.services),
+            failing=failing,
+            internet=cycle.internet.status.value,
+            skipped_ticks=cycle.skipped_ticks,
+        )
+        if cycle_id is not None:
+            self._maybe_prune()
+
+    def _persist(self, cycle: Cycle) -> int | None:
+        """Write this cycle and any earlier ones the database refused; None if it still refuses."""
+        if len(self._backlog) == self._backlog.maxlen:
+            log.error("cycle.dropped", started_at=self._backlog[0].started_at)
+        self._backlog.append(cycle)
+        cycle_id = None
+        try:
+            while self._backlog:
+                cycle_id = self.store.write(self._backlog[0])
+                self._backlog.popleft()
+        except peewee.OperationalError as exc:
+            log.error("cycle.store_failed", error=str(exc), backlog=len(self._backlog))
+            return None
+        return cycle_id
+
+    def _maybe_prune(self) -> None:
+        now = time.time()
+        if now - self._last_prune < PRUNE_EVERY_SECONDS:
+            return
+        self._last_prune = now
+        deleted = self.store.prune(now - self.config.retention_days * 86400.0)
+        if deleted:
+            log.info("retention.pruned", cycles=deleted, retention_days=self.config.retention_days)

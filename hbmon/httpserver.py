@@ -1,0 +1,61 @@
+"""The small HTTP endpoint both processes serve: `/metrics` and `/healthz`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socket import AF_INET6
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from hbmon.envconfig import ListenAddress
+
+HealthCheck = Callable[[], tuple[bool, str]]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    registry: CollectorRegistry
+    health: HealthCheck
+
+
+class _V6Server(_Server):
+    address_family = AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            self._send(HTTPStatus.OK, generate_latest(self.server.registry), CONTENT_TYPE_LATEST)
+        elif path == "/healthz":
+            healthy, detail = self.server.health()
+            status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+            self._send(status, (detail + "\n").encode(), "text/plain; charset=utf-8")
+        else:
+            self._send(HTTPStatus.NOT_FOUND, b"not found: try /metrics or /healthz\n", "text/plain")
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Scrapes are not events worth a log line."""
+
+
+def serve(listen: ListenAddress, registry: CollectorRegistry, health: HealthCheck) -> _Server:
+    """Bind (raising OSError when the address is taken) and serve on a daemon thread."""
+    server_class = _V6Server if ":" in listen.host else _Server
+    server = server_class((listen.host, listen.port), _Handler)
+    server.registry = registry
+    server.health = health
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    return server

@@ -1,0 +1,208 @@
+"""Configuration: every bad variable names itself and its value, and the process exits 2."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from exporter.config import ExporterConfig
+from hbmon.envconfig import ConfigError
+from hbmon.netpolicy import IpFamily, OverrideMode
+from tests.support import base_env
+
+BAD_VARIABLES = [
+    ({"LOOP_INTERVAL_SECONDS": "ten"}, "LOOP_INTERVAL_SECONDS='ten'"),
+    ({"LOOP_INTERVAL_SECONDS": "0"}, "LOOP_INTERVAL_SECONDS='0'"),
+    ({"LOOP_INTERVAL_SECONDS": "-5"}, "LOOP_INTERVAL_SECONDS='-5'"),
+    ({"LOOP_INTERVAL_SECONDS": "nan"}, "LOOP_INTERVAL_SECONDS='nan'"),
+    ({"SERVICE_TIMEOUT_SECONDS": "2s"}, "SERVICE_TIMEOUT_SECONDS='2s'"),
+    ({"SERVICE_TIMEOUT_SECONDS": "12"}, "SERVICE_TIMEOUT_SECONDS='12'"),
+    ({"SERVICE_URL_api": "ftp://example.test/"}, "SERVICE_URL_api='ftp://example.test/'"),
+    ({"SERVICE_URL_api": "example.test"}, "SERVICE_URL_api='example.test'"),
+    ({"SERVICE_URL_api": "http://host:99999/"}, "SERVICE_URL_api='http://host:99999/'"),
+    ({"SERVICE_URL_db": "docker:"}, "SERVICE_URL_db='docker:'"),
+    ({"SERVICE_URL_db": "docker:bad name"}, "SERVICE_URL_db='docker:bad name'"),
+    ({"SERVICE_URL_a b": "http://x.test/"}, "SERVICE_URL_a b="),
+    (
+        {"SERVICE_URL_api": "http://x.test/", "SERVICE_HEADERS_api": "X-Token:abc,broken"},
+        "SERVICE_HEADERS_api=<redacted>: pair 2",
+    ),
+    (
+        {"SERVICE_URL_api": "http://x.test/", "SERVICE_METHOD_api": "POST"},
+        "SERVICE_METHOD_api='POST'",
+    ),
+    (
+        {"SERVICE_URL_api": "http://x.test/", "SERVICE_DNS_OVERRIDE_api": "maybe"},
+        "SERVICE_DNS_OVERRIDE_api='maybe'",
+    ),
+    ({"SERVICE_NAMES": "api,web", "SERVICE_URL_api": "http://x.test/"}, "'web'"),
+    ({"TZ": "Mars/Olympus"}, "TZ='Mars/Olympus'"),
+    ({"PING_URL": "www.google.com"}, "PING_URL='www.google.com'"),
+    ({"EXPORTER_LISTEN": "9877"}, "EXPORTER_LISTEN='9877'"),
+    ({"EXPORTER_LISTEN": "0.0.0.0:70000"}, "EXPORTER_LISTEN='0.0.0.0:70000'"),
+    ({"RETENTION_DAYS": "forever"}, "RETENTION_DAYS='forever'"),
+    ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud'"),
+    ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml'"),
+    ({"DISK_PATH": "/no/such/disk"}, "DISK_PATH='/no/such/disk'"),
+    ({"IP_FAMILY": "ipv5"}, "IP_FAMILY='ipv5'"),
+    ({"INTERNAL_DNS_OVERRIDE_IP": "10.0.0.300"}, "INTERNAL_DNS_OVERRIDE_IP='10.0.0.300'"),
+    (
+        {"INTERNAL_DNS_OVERRIDE_IP": "127.0.0.1", "INTERNAL_DNS_OVERRIDE_MODE": "magic"},
+        "INTERNAL_DNS_OVERRIDE_MODE='magic'",
+    ),
+    ({"INTERNAL_DNS_OVERRIDE_HOSTS": "a.test,bad host"}, "INTERNAL_DNS_OVERRIDE_HOSTS="),
+    ({"HTTP_CA_BUNDLE": "/no/ca.pem"}, "HTTP_CA_BUNDLE='/no/ca.pem'"),
+    ({"HTTP_MAX_REDIRECTS": "-1"}, "HTTP_MAX_REDIRECTS='-1'"),
+    ({"PROBE_MAX_WORKERS": "0"}, "PROBE_MAX_WORKERS='0'"),
+]
+
+
+@pytest.mark.parametrize(("env", "expected"), BAD_VARIABLES, ids=lambda v: str(v)[:40])
+def test_bad_variable_exits_2_naming_variable_and_value(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    done = subprocess.run(
+        ["heartbeat-exporter", "--check-config"],
+        env=base_env(tmp_path, **env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert expected in done.stderr
+    assert done.stdout == ""
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        ExporterConfig.from_env(
+            {"LOOP_INTERVAL_SECONDS": "x", "TZ": "Nowhere/Land", "SERVICE_URL_a": "gopher://a"}
+        )
+    names = " ".join(caught.value.problems)
+    assert "LOOP_INTERVAL_SECONDS" in names
+    assert "TZ" in names
+    assert "SERVICE_URL_a" in names
+
+
+def test_header_values_never_appear_in_the_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["heartbeat-exporter", "--check-config"],
+        env=base_env(
+            tmp_path,
+            SERVICE_URL_api="http://x.test/",
+            SERVICE_HEADERS_api="Authorization:Bearer sup3rs3cret,oops",
+        ),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "sup3rs3cret" not in done.stderr + done.stdout
+
+
+def test_check_config_prints_resolved_configuration_without_secrets(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["heartbeat-exporter", "--check-config"],
+        env=base_env(
+            tmp_path,
+            SERVICE_URL_Api="https://user:pa55word@api.example.test/health?token=t0ken",
+            SERVICE_HEADERS_Api="X-Health:yes-secret-value",
+            SERVICE_URL_db="docker:postgres",
+            LOOP_INTERVAL_SECONDS="2.5",
+        ),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "LOOP_INTERVAL_SECONDS=2.5" in out
+    assert "Api: http https://api.example.test/health" in out
+    assert "db: docker docker:postgres" in out
+    assert "X-Health:<redacted>" in out
+    for secret in ("pa55word", "t0ken", "yes-secret-value"):
+        assert secret not in out
+
+
+def test_dotenv_file_is_read_and_real_environment_wins(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "# previous agent's file\n"
+        "SERVICE_NAMES=web\n"
+        'SERVICE_URL_web="http://web.test/"\n'
+        "LOOP_INTERVAL_SECONDS=30\n"
+        "export TZ=America/Lima\n"
+    )
+    done = subprocess.run(
+        ["heartbeat-exporter", "--check-config"],
+        env=base_env(tmp_path, LOOP_INTERVAL_SECONDS="5"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "LOOP_INTERVAL_SECONDS=5" in done.stdout
+    assert "TZ=America/Lima" in done.stdout
+    assert "web: http http://web.test/" in done.stdout
+
+
+def test_service_names_selects_and_orders_services() -> None:
+    config = ExporterConfig.from_env(
+        {
+            "SERVICE_NAMES": "web, API",
+            "SERVICE_URL_API": "http://api.test/",
+            "SERVICE_URL_web": "http://web.test/",
+            "SERVICE_URL_unlisted": "http://other.test/",
+        }
+    )
+    assert [s.name for s in config.services] == ["web", "API"]
+
+
+def test_discovered_services_keep_their_case_and_parse_headers() -> None:
+    config = ExporterConfig.from_env(
+        {
+            "SERVICE_URL_NextJS": "https://site.test/",
+            "SERVICE_HEADERS_NextJS": "x-health-check:true, Authorization:Bearer a:b",
+            "SERVICE_METHOD_NextJS": "head",
+            "SERVICE_URL_db": "docker:postgres-1",
+        }
+    )
+    web, db = sorted(config.services, key=lambda s: s.kind, reverse=True)
+    assert web.name == "NextJS"
+    assert web.headers == (("x-health-check", "true"), ("Authorization", "Bearer a:b"))
+    assert web.method == "HEAD"
+    assert (db.kind, db.target) == ("docker", "postgres-1")
+    assert set(config.secrets) == {"true", "Bearer a:b"}
+
+
+def test_network_policy_defaults_to_ipv4_and_resolve_mode() -> None:
+    config = ExporterConfig.from_env(
+        {"INTERNAL_DNS_OVERRIDE_IP": "127.0.0.1", "INTERNAL_DNS_OVERRIDE_HOSTS": "*.Example.test"}
+    )
+    assert config.net.ip_family is IpFamily.IPV4
+    override = config.net.dns_override
+    assert override is not None
+    assert override.mode is OverrideMode.RESOLVE
+    assert override.matches("API.example.test")
+    assert not override.matches("example.test")
+    assert not override.matches("other.test")
+
+
+def test_defaults_match_the_previous_agent() -> None:
+    config = ExporterConfig.from_env({})
+    assert config.interval == 10.0
+    assert config.service_timeout == 2.0
+    assert str(config.db_path) == "data/metrics.db"
+    assert config.ping_url == "http://www.google.com"
+    assert str(config.listen) == "0.0.0.0:9877"
+    assert config.retention_days == 30.0
+    assert config.services == ()
