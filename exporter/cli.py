@@ -89,14 +89,20 @@ def print_table(cycle: Cycle) -> None:
         result = outcome.result
         latency = "-" if result.latency_s is None else f"{result.latency_s * 1000:.1f} ms"
         rows.append(
-            (outcome.spec.name, outcome.spec.kind, result.status.value, latency, result.reason or "")
+            (
+                outcome.spec.name,
+                outcome.spec.kind,
+                result.status.value,
+                latency,
+                result.reason or "",
+            )
         )
     internet = cycle.internet
     latency = "-" if internet.latency_s is None else f"{internet.latency_s * 1000:.1f} ms"
     rows.append(("(internet)", "http", internet.status.value, latency, internet.reason or ""))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + row[4])
+        print("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -50,6 +50,11 @@ class CycleCollector(Collector):
     def last_cycle(self) -> Cycle | None:
         return self._published.cycle
 
+    @property
+    def version(self) -> int:
+        """Changes with every published cycle (the cycle counter serves)."""
+        return self._published.cycles_total
+
     def collect(self) -> Iterator[Metric]:
         published = self._published
         info = InfoMetricFamily("heartbeat_build", "heartbeat-monitor build information.")

@@ -15,6 +15,7 @@ from exporter.config import ExporterConfig, ServiceSpec
 from exporter.cycle import INTERNET, Cycle, CycleAborted, CyclePlan, CycleRunner
 from exporter.dockerengine import DockerEngine
 from exporter.host import HostSampler
+from exporter.exposition import Exposition
 from exporter.metrics import CycleCollector, registry_for
 from exporter.probes.registry import PROBES
 from exporter.probes.base import ProbeDeps
@@ -81,6 +82,7 @@ class Exporter:
         self.config = config
         self.store = store
         self.collector = CycleCollector(__version__)
+        self.exposition = Exposition(self.collector, registry_for(self.collector))
         self._started = time.time()
         self._last_prune = 0.0
         self._backlog: deque[Cycle] = deque(maxlen=BACKLOG_CYCLES)
@@ -94,7 +96,7 @@ class Exporter:
         return fresh, f"{'ok' if fresh else 'stale'}: {what} {age:.1f}s ago"
 
     def serve(self) -> None:
-        serve(self.config.listen, registry_for(self.collector), self.health)
+        serve(self.config.listen, self.exposition.scrape, self.health)
 
     def run(self, probes: Probing, stop: threading.Event) -> None:
         interval = self.config.interval
@@ -115,6 +117,7 @@ class Exporter:
     def _record(self, cycle: Cycle) -> None:
         cycle_id = self._persist(cycle)
         self.collector.publish(cycle)
+        self.exposition.cycle_published()
         failing = [o.spec.name for o in cycle.services if not o.result.healthy]
         log.info(
             "cycle.completed",

@@ -8,16 +8,17 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socket import AF_INET6
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from hbmon.envconfig import ListenAddress
 
 HealthCheck = Callable[[], tuple[bool, str]]
+Render = Callable[[], bytes]
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    registry: CollectorRegistry
+    render: Render
     health: HealthCheck
 
 
@@ -32,7 +33,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
-            self._send(HTTPStatus.OK, generate_latest(self.server.registry), CONTENT_TYPE_LATEST)
+            self._send(HTTPStatus.OK, self.server.render(), CONTENT_TYPE_LATEST)
         elif path == "/healthz":
             healthy, detail = self.server.health()
             status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
@@ -51,11 +52,11 @@ class _Handler(BaseHTTPRequestHandler):
         """Scrapes are not events worth a log line."""
 
 
-def serve(listen: ListenAddress, registry: CollectorRegistry, health: HealthCheck) -> _Server:
+def serve(listen: ListenAddress, render: Render, health: HealthCheck) -> _Server:
     """Bind (raising OSError when the address is taken) and serve on a daemon thread."""
     server_class = _V6Server if ":" in listen.host else _Server
     server = server_class((listen.host, listen.port), _Handler)
-    server.registry = registry
+    server.render = render
     server.health = health
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server

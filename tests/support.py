@@ -73,9 +73,11 @@ class StatusServer:
 def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """A minimal, explicit environment for a real process: nothing leaks in from the host."""
     import os
+    import sys
 
+    scripts = str(Path(sys.executable).parent)  # the venv's bin: heartbeat-exporter lives there
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PATH": scripts + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
         "LOG_FORMAT": "json",
         "SQLITE_DB_PATH": str(tmp_path / "metrics.db"),

@@ -1,0 +1,43 @@
+"""Renders /metrics once per cycle: a scrape of 1,000 services is then a copy, not 15k samples.
+
+Rendering is lazy (nobody scraping means no CPU spent on it) and, once scrapes are seen,
+done right after each cycle on a background thread so a scrape never waits for it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from exporter.metrics import CycleCollector
+
+# Pre-render after a cycle only if someone scraped within this many seconds.
+SCRAPED_RECENTLY_S = 120.0
+
+
+class Exposition:
+    def __init__(self, collector: CycleCollector, registry: CollectorRegistry) -> None:
+        self._collector = collector
+        self._registry = registry
+        self._lock = threading.Lock()
+        self._rendered_version = -1
+        self._text = b""
+        self._last_scrape = float("-inf")
+
+    def scrape(self) -> bytes:
+        self._last_scrape = time.monotonic()
+        return self._current()
+
+    def cycle_published(self) -> None:
+        if time.monotonic() - self._last_scrape <= SCRAPED_RECENTLY_S:
+            threading.Thread(target=self._current, name="prerender", daemon=True).start()
+
+    def _current(self) -> bytes:
+        with self._lock:
+            version = self._collector.version
+            if version != self._rendered_version:
+                self._text = generate_latest(self._registry)
+                self._rendered_version = version
+            return self._text
