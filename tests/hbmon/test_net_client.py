@@ -1,0 +1,275 @@
+"""HttpClient against loopback servers: the alerter's request(), IP family policy, concurrency."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from hbmon.net.client import HttpClient
+from hbmon.net.reply import ErrorKind
+from hbmon.net.resolve import AddrInfo
+from hbmon.netpolicy import DnsOverride, IpFamily, NetPolicy
+from tests.netservers import Handler, ok, serve
+from tests.support import free_port, wait_for
+
+
+@pytest.fixture
+def client() -> Iterator[HttpClient]:
+    http = HttpClient(NetPolicy(dns_override=DnsOverride(ip="127.0.0.2")))
+    yield http
+    http.close()
+
+
+def test_post_delivers_body_and_returns_status_and_retry_after(client: HttpClient) -> None:
+    def busy(handler: Handler) -> None:
+        handler.reply(429, b"slow down", (("Retry-After", "30"),))
+
+    with serve(busy) as server:
+        reply = client.request(
+            server.url("/hook"),
+            headers=(("Content-Type", "application/json"),),
+            body=b'{"state": "down"}',
+            timeout=5.0,
+        )
+        seen = server.record.requests
+    assert [(r.method, r.path, r.body) for r in seen] == [("POST", "/hook", b'{"state": "down"}')]
+    assert seen[0].headers["Content-Type"] == "application/json"
+    assert reply.error is None
+    assert reply.status_code == 429
+    assert reply.header("retry-after") == "30"
+    assert reply.body == b"slow down"
+    assert not reply.ok
+
+
+def test_request_never_uses_the_dns_override(client: HttpClient) -> None:
+    with serve(ok) as server:
+        reply = client.request(server.url(host="localhost"), body=b"", timeout=5.0)
+    assert reply.ok
+
+
+def test_request_does_not_follow_redirects_unless_asked(client: HttpClient) -> None:
+    def moved(handler: Handler) -> None:
+        if handler.path == "/old":
+            handler.reply(308, headers=(("Location", "/new"),))
+        else:
+            handler.reply(204)
+
+    with serve(moved) as server:
+        plain = client.request(server.url("/old"), body=b"x", timeout=5.0)
+        followed = client.request(server.url("/old"), body=b"x", timeout=5.0, follow_redirects=True)
+        bodies = [(r.path, r.body) for r in server.record.requests]
+    assert plain.status_code == 308
+    assert followed.status_code == 204
+    assert bodies == [("/old", b"x"), ("/old", b"x"), ("/new", b"x")]  # 308 keeps the body
+
+
+def test_refused_connection_is_an_error_reply_not_an_exception(client: HttpClient) -> None:
+    reply = client.request(f"http://127.0.0.1:{free_port()}/", body=b"{}", timeout=5.0)
+    assert reply.status_code is None
+    assert reply.error is not None
+    assert reply.error.kind is ErrorKind.REFUSED
+
+
+def test_unsupported_url_is_an_error_reply(client: HttpClient) -> None:
+    reply = client.request("ftp://127.0.0.1/x", timeout=1.0)
+    assert reply.error is not None
+    assert reply.error.kind is ErrorKind.PROTOCOL
+
+
+def test_credentials_in_url_are_sent_as_basic_auth_but_never_reported(
+    client: HttpClient,
+) -> None:
+    with serve(ok) as server:
+        url = server.url("/?key=hidden").replace("://", "://user:pa%20ss@")
+        reply = client.request(url, method="GET", timeout=5.0)
+        auth = server.record.requests[0].headers["Authorization"]
+    assert auth == "Basic dXNlcjpwYSBzcw=="
+    assert reply.final_url == server.url("/")  # no user, password or query string
+
+
+def test_a_connection_held_by_a_hung_request_is_not_shared(client: HttpClient) -> None:
+    release = threading.Event()
+
+    def slow_first(handler: Handler) -> None:
+        if handler.path == "/hang":
+            release.wait(10)
+        handler.reply(200)
+
+    with serve(slow_first) as server, ThreadPoolExecutor(1) as pool:
+        warm = client.request(server.url("/warm"), method="GET", timeout=5.0)
+        hung = pool.submit(client.request, server.url("/hang"), method="GET", timeout=5.0)
+        wait_for(lambda: len(server.record.requests) == 2, timeout=5.0)
+        other = client.request(server.url("/other"), method="GET", timeout=5.0)
+        release.set()
+        assert hung.result().ok
+        connections = server.record.connections
+    assert warm.ok
+    assert other.ok
+    assert not other.connection_reused
+    assert connections == 2
+
+
+def _dual_stack(host: str, port: int, family: int) -> Sequence[AddrInfo]:
+    """Resolve `host` to both loopbacks, filtered by `family` as getaddrinfo would.
+
+    This container's /etc/hosts maps localhost to 127.0.0.1 only, so the test injects a
+    resolver through the client's constructor rather than relying on the system's.
+    """
+    found: list[AddrInfo] = []
+    for literal in ("::1", "127.0.0.1"):
+        try:
+            found += socket.getaddrinfo(literal, port, family, socket.SOCK_STREAM)
+        except socket.gaierror:
+            continue
+    return found
+
+
+def _can_bind_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _can_bind_ipv6_loopback(), reason="cannot bind ::1 here")
+@pytest.mark.parametrize(
+    ("family", "used", "unused"),
+    [(IpFamily.IPV4, "ipv4", "::1"), (IpFamily.IPV6, "ipv6", "127.0.0.1")],
+)
+def test_ip_family_policy_picks_the_listener_of_that_family(
+    family: IpFamily, used: str, unused: str
+) -> None:
+    client = HttpClient(NetPolicy(ip_family=family), resolver=_dual_stack)
+    try:
+        with serve(ok, host="127.0.0.1") as v4, serve(ok, host="::1", port=v4.port) as v6:
+            reply = client.request(f"http://dual.test:{v4.port}/", method="GET", timeout=5.0)
+            counts = {"127.0.0.1": v4.record.connections, "::1": v6.record.connections}
+    finally:
+        client.close()
+    assert reply.ok
+    assert reply.ip_family == used
+    assert counts[unused] == 0
+
+
+def test_ipv6_policy_cannot_reach_an_ipv4_only_name() -> None:
+    client = HttpClient(NetPolicy(ip_family=IpFamily.IPV6))
+    try:
+        with serve(ok) as server:
+            reply = client.request(server.url(), method="GET", timeout=5.0)
+    finally:
+        client.close()
+    assert reply.error is not None
+    assert reply.error.kind is ErrorKind.DNS
+
+
+def test_auto_policy_uses_whatever_the_name_resolves_to() -> None:
+    client = HttpClient(NetPolicy(ip_family=IpFamily.AUTO))
+    try:
+        with serve(ok) as server:
+            reply = client.request(server.url(host="localhost"), method="GET", timeout=5.0)
+    finally:
+        client.close()
+    assert reply.ok
+    assert reply.ip_family == "ipv4"
+
+
+def test_a_hanging_name_lookup_ends_as_timeout_at_the_budget() -> None:
+    release = threading.Event()
+
+    def stuck(host: str, port: int, family: int) -> Sequence[AddrInfo]:
+        release.wait(10)  # like a resolver whose DNS server never answers
+        return socket.getaddrinfo("127.0.0.1", port, family, socket.SOCK_STREAM)
+
+    client = HttpClient(NetPolicy(), resolver=stuck)
+    try:
+        started = time.monotonic()
+        reply = client.request("http://never.test/", method="GET", timeout=0.5)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+        client.close()
+    assert reply.error is not None
+    assert reply.error.kind is ErrorKind.TIMEOUT
+    assert reply.error.reason == "timed out after 0.5s connecting"
+    assert elapsed < 1.5
+
+
+def test_concurrent_requests_share_the_client_safely(client: HttpClient) -> None:
+    with serve(ok) as server, ThreadPoolExecutor(16) as pool:
+        urls = [server.url(f"/{i}") for i in range(400)]
+        replies = list(pool.map(lambda u: client.request(u, method="GET", timeout=10.0), urls))
+        paths = sorted(r.path for r in server.record.requests)
+        connections = server.record.connections
+    assert all(r.ok for r in replies)
+    assert paths == sorted(f"/{i}" for i in range(400))
+    assert connections <= 16
+
+
+def test_headers_and_credentials_follow_redirects_only_on_the_same_host(
+    client: HttpClient,
+) -> None:
+    with serve(ok) as target:
+
+        def bounce(handler: Handler) -> None:
+            if handler.path == "/start":
+                handler.reply(302, headers=(("Location", "/same"),))
+            else:
+                handler.reply(302, headers=(("Location", target.url("/other")),))
+
+        with serve(bounce) as origin:
+            url = origin.url("/start").replace("://", "://user:pw@")
+            reply = client.request(
+                url, method="GET", headers=(("X-Key", "k"),), timeout=5.0, follow_redirects=True
+            )
+            first_host = [r.headers for r in origin.record.requests]
+        other_host = target.record.requests[0].headers
+    assert reply.ok
+    assert all(h["X-Key"] == "k" and "Authorization" in h for h in first_host)
+    assert "X-Key" not in other_host
+    assert "Authorization" not in other_host
+
+
+def _localhost_is_dual_stack() -> bool:
+    try:
+        socket.getaddrinfo("localhost", 80, socket.AF_INET6, socket.SOCK_STREAM)
+        socket.getaddrinfo("localhost", 80, socket.AF_INET, socket.SOCK_STREAM)
+    except socket.gaierror:
+        return False
+    return _can_bind_ipv6_loopback()
+
+
+@pytest.mark.skipif(
+    not _localhost_is_dual_stack(),
+    reason="localhost has no ::1 entry in /etc/hosts (covered above with an injected resolver)",
+)
+@pytest.mark.parametrize(
+    ("family", "used", "unused"),
+    [(IpFamily.IPV4, "ipv4", "::1"), (IpFamily.IPV6, "ipv6", "127.0.0.1")],
+)
+def test_ip_family_policy_with_the_system_resolver(
+    family: IpFamily, used: str, unused: str
+) -> None:
+    client = HttpClient(NetPolicy(ip_family=family))
+    try:
+        with serve(ok, host="127.0.0.1") as v4, serve(ok, host="::1", port=v4.port) as v6:
+            reply = client.request(f"http://localhost:{v4.port}/", method="GET", timeout=5.0)
+            counts = {"127.0.0.1": v4.record.connections, "::1": v6.record.connections}
+    finally:
+        client.close()
+    assert reply.ok
+    assert reply.ip_family == used
+    assert counts[unused] == 0
+
+
+def test_closed_client_refuses_new_requests() -> None:
+    client = HttpClient(NetPolicy())
+    client.close()
+    with pytest.raises(RuntimeError, match="after close"):
+        client.request("http://127.0.0.1:9/", timeout=1.0)
