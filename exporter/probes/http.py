@@ -1,0 +1,67 @@
+"""The HTTP probe: one request through the shared HttpClient, mapped onto a ProbeResult."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from exporter.probes.base import (
+    FACT_CONNECTION_REUSED,
+    FACT_IP_FAMILY,
+    FACT_TLS_CERT_EXPIRY,
+    FactValue,
+    ProbeDeps,
+    ProbeResult,
+)
+from hbmon.net.reply import ErrorKind, HttpReply
+from hbmon.status import Status
+
+if TYPE_CHECKING:
+    from exporter.config import ServiceSpec
+
+FACT_REDIRECTS = "redirects"  # int: hops followed
+FACT_FINAL_URL = "final_url"  # the last hop's URL, without credentials or query string
+
+# A redirect that goes nowhere is an answer from the service, not a transport failure.
+_ERROR_KINDS = {ErrorKind.TIMEOUT: Status.TIMEOUT, ErrorKind.REDIRECT: Status.ERROR}
+
+
+def probe(spec: ServiceSpec, *, timeout: float, deps: ProbeDeps) -> ProbeResult:
+    """Healthy when the final answer (redirects followed) is 200-399 within `timeout` in total."""
+    reply = deps.http.exchange(
+        spec.target,
+        method=spec.method,
+        headers=spec.headers,
+        timeout=timeout,
+        dns_override=spec.dns_override,
+    )
+    status, reason = _verdict(reply)
+    return ProbeResult(
+        status=status,
+        latency_s=reply.elapsed_s,
+        reason=reason,
+        status_code=reply.status_code,
+        phases=reply.phases,
+        facts=_facts(reply),
+    )
+
+
+def _verdict(reply: HttpReply) -> tuple[Status, str | None]:
+    if reply.error is not None:
+        return _ERROR_KINDS.get(reply.error.kind, Status.DOWN), reply.error.reason
+    code = reply.status_code
+    if code is not None and 200 <= code < 400:
+        return Status.HEALTHY, None
+    return Status.ERROR, f"HTTP {code}"
+
+
+def _facts(reply: HttpReply) -> dict[str, FactValue]:
+    facts: dict[str, FactValue] = {
+        FACT_CONNECTION_REUSED: reply.connection_reused,
+        FACT_REDIRECTS: reply.redirects,
+        FACT_FINAL_URL: reply.final_url,
+    }
+    if reply.ip_family is not None:
+        facts[FACT_IP_FAMILY] = reply.ip_family
+    if reply.tls_cert_expiry is not None:
+        facts[FACT_TLS_CERT_EXPIRY] = reply.tls_cert_expiry
+    return facts
