@@ -116,7 +116,7 @@ def scrape_ms(listen: str, times: int = 20) -> float:
     samples = []
     for _ in range(times):
         started = time.perf_counter()
-        with urllib.request.urlopen(f"http://{listen}/metrics", timeout=10) as reply:  # noqa: S310
+        with urllib.request.urlopen(f"http://{listen}/metrics", timeout=10) as reply:
             reply.read()
         samples.append((time.perf_counter() - started) * 1000)
     return statistics.median(samples)
@@ -198,14 +198,24 @@ def main() -> None:
         finally:
             nginx.terminate()
             nginx.wait(timeout=10)
-    header = ("N", "cycles", "p50 cycle ms", "p95 cycle ms", "CPU ms/probe", "peak RSS MB",
-              "scrape ms (cold/warm)", "DB bytes/cycle", "unhealthy")  # fmt: skip
+    header = (
+        "N",
+        "cycles",
+        "p50 cycle ms",
+        "p95 cycle ms",
+        "CPU ms/probe",
+        "peak RSS MB",
+        "scrape ms (cold/warm)",
+        "DB bytes/cycle",
+        "unhealthy",
+    )
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
     for row in rows:
         print(
             f"{row['n']:.0f} | {row['cycles']:.0f} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | "
-            f"{row['cpu_ms_per_probe']:.3f} | {row['rss_mb']:.1f} | {row['cold_scrape_ms']:.1f}/{row['scrape_ms']:.1f} | "
+            f"{row['cpu_ms_per_probe']:.3f} | {row['rss_mb']:.1f} | "
+            f"{row['cold_scrape_ms']:.1f}/{row['scrape_ms']:.1f} | "
             f"{row['db_bytes_per_cycle']:.0f} | {row['unhealthy']:.0f}"
         )
 

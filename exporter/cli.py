@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from exporter.config import ExporterConfig
+from exporter.config import ExporterConfig, ServiceSpec
 from exporter.cycle import Cycle
 from exporter.runtime import Exporter, probing
 from exporter.store import Store
@@ -71,8 +71,6 @@ def describe(config: ExporterConfig) -> list[str]:
 
 
 def _safe_url(url: str) -> str:
-    from exporter.config import ServiceSpec
-
     return ServiceSpec(name="-", kind="http", target=url).display_target
 
 
@@ -142,8 +140,14 @@ def run_forever(config: ExporterConfig) -> int:
     except OSError as error:
         print(f"{PROG}: cannot listen on {config.listen}: {error.strerror}", file=sys.stderr)
         return 1
-    log.info("exporter.started", version=__version__, services=len(config.services),
-             interval_s=config.interval, listen=str(config.listen), db=str(config.db_path))  # fmt: skip
+    log.info(
+        "exporter.started",
+        version=__version__,
+        services=len(config.services),
+        interval_s=config.interval,
+        listen=str(config.listen),
+        db=str(config.db_path),
+    )
     with probing(config) as probes:
         exporter.run(probes, stop)
     store.close()

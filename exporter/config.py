@@ -49,7 +49,7 @@ class ExporterConfig:
     db_path: Path = Path("data/metrics.db")
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     ping_url: str = "http://www.google.com"
-    listen: ListenAddress = ListenAddress("0.0.0.0", 9877)
+    listen: ListenAddress = field(default_factory=lambda: ListenAddress("0.0.0.0", 9877))
     retention_days: float = 30.0
     log_level: str = "info"
     log_format: str | None = None
@@ -59,7 +59,7 @@ class ExporterConfig:
     max_workers: int = 64
     docker_host: str | None = None
     ca_bundle: Path | None = None
-    net: NetPolicy = NetPolicy()
+    net: NetPolicy = field(default_factory=NetPolicy)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -137,7 +137,9 @@ def _service_names(reader: EnvReader) -> list[str]:
     names = [n.strip() for n in listed.split(",") if n.strip()]
     for name in names:
         if reader.raw(URL_PREFIX + name) is None:
-            reader.problem("SERVICE_NAMES", listed, f"lists {name!r} but {URL_PREFIX}{name} is unset")
+            reader.problem(
+                "SERVICE_NAMES", listed, f"lists {name!r} but {URL_PREFIX}{name} is unset"
+            )
     if len(set(names)) != len(names):
         reader.problem("SERVICE_NAMES", listed, "lists a service twice")
     return list(dict.fromkeys(names))

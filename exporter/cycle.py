@@ -89,7 +89,7 @@ class CycleRunner:
         services = [(spec, self._submit(spec, deps, deadline)) for spec in self._plan.services]
         internet = self._submit(self._plan.internet, deps, deadline)
         count_future = self._pool.submit(_container_count, deps)
-        every: set[Future[object]] = {f for _, f in services} | {internet, count_future}
+        every: set[Future[Any]] = {f for _, f in services} | {internet, count_future}
         pending = _wait_until(every, deadline, stop)
         cycle = Cycle(
             started_at=tick,
@@ -131,8 +131,8 @@ def _container_count(deps: ProbeDeps) -> int | None:
 
 
 def _wait_until(
-    futures: set[Future[object]], deadline: float, stop: threading.Event
-) -> set[Future[object]]:
+    futures: set[Future[Any]], deadline: float, stop: threading.Event
+) -> set[Future[Any]]:
     pending = futures
     while pending:
         remaining = deadline - time.monotonic()

@@ -14,11 +14,11 @@ import peewee
 from exporter.config import ExporterConfig, ServiceSpec
 from exporter.cycle import INTERNET, Cycle, CycleAborted, CyclePlan, CycleRunner
 from exporter.dockerengine import DockerEngine
-from exporter.host import HostSampler
 from exporter.exposition import Exposition
+from exporter.host import HostSampler
 from exporter.metrics import CycleCollector, registry_for
-from exporter.probes.registry import PROBES
 from exporter.probes.base import ProbeDeps
+from exporter.probes.registry import PROBES
 from exporter.schedule import after, first_tick
 from exporter.store import Store
 from hbmon import __version__
@@ -110,8 +110,11 @@ class Exporter:
             self._record(cycle)
             following = after(tick, time.time(), interval)
             if following.skipped:
-                log.warning("cycle.overrun", duration_s=round(cycle.duration_s, 3),
-                            skipped_ticks=following.skipped)  # fmt: skip
+                log.warning(
+                    "cycle.overrun",
+                    duration_s=round(cycle.duration_s, 3),
+                    skipped_ticks=following.skipped,
+                )
             tick, skipped = following.at, following.skipped
 
     def _record(self, cycle: Cycle) -> None:

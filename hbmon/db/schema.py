@@ -78,16 +78,16 @@ def _migrate_legacy(database: peewee.SqliteDatabase) -> None:
     database.execute_sql("DROP TABLE legacy_monitoring_cycles")
 
 
-def _copy_legacy_cycles(
-    database: peewee.SqliteDatabase, columns: dict[str, str]
-) -> dict[str, int]:
+def _copy_legacy_cycles(database: peewee.SqliteDatabase, columns: dict[str, str]) -> dict[str, int]:
     internet = "internet_status" if "internet_status" in columns else "internet_ok"
     optional = {c: (c if c in columns else "NULL") for c in ("uptime_seconds", "cycle_duration_ms")}
-    rows = database.execute_sql(
-        "SELECT id, timestamp_lima, cpu_percent, ram_percent, ram_used_mb, disk_percent, "
+    # Only column names this module chose are interpolated, never data.
+    query = (
+        "SELECT id, timestamp_lima, cpu_percent, ram_percent, ram_used_mb, disk_percent, "  # noqa: S608
         f"{optional['uptime_seconds']}, container_count, {internet}, ping_ms, "
         f"{optional['cycle_duration_ms']} FROM legacy_monitoring_cycles"
-    ).fetchall()
+    )
+    rows = database.execute_sql(query).fetchall()
     parsed = []
     for row in rows:
         try:
@@ -105,11 +105,20 @@ def _copy_legacy_cycles(
             "internet_status, ping_ms, cycle_duration_ms, skipped_ticks, completed_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
             (
-                epoch, str(row[1]), row[2], row[3], row[4], row[5],
-                None if row[6] is None else int(row[6]), row[7],
-                "healthy" if row[8] else "down", row[9], row[10] or 0.0, epoch,
+                epoch,
+                str(row[1]),
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                None if row[6] is None else int(row[6]),
+                row[7],
+                "healthy" if row[8] else "down",
+                row[9],
+                row[10] or 0.0,
+                epoch,
             ),
-        )  # fmt: skip
+        )
         id_map[str(row[0])] = int(cursor.lastrowid)
     return id_map
 
@@ -118,10 +127,11 @@ def _copy_legacy_checks(database: peewee.SqliteDatabase, id_map: dict[str, int])
     # service_url is deliberately not copied: the old agent stored it verbatim, credentials too.
     columns = _columns(database, "legacy_service_checks")
     url = "service_url" if "service_url" in columns else "NULL"
-    rows = database.execute_sql(
-        f"SELECT cycle_id, service_name, {url}, status, status_code, latency_ms, error_message "
-        "FROM legacy_service_checks ORDER BY id"
-    ).fetchall()
+    query = (
+        f"SELECT cycle_id, service_name, {url}, status, status_code, latency_ms, "  # noqa: S608
+        "error_message FROM legacy_service_checks ORDER BY id"
+    )
+    rows = database.execute_sql(query).fetchall()
     for row in rows:
         cycle_id = id_map.get(str(row[0]))
         if cycle_id is None:

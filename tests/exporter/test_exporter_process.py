@@ -73,7 +73,7 @@ def cycles_stored(db: Path) -> int:
 
 def get(url: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as reply:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(url, timeout=5) as reply:
             return reply.status, reply.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
@@ -185,7 +185,7 @@ def test_kill_9_mid_run_leaves_a_consistent_database(
 
 
 def test_overrun_skips_ticks_and_says_so(tmp_path: Path, healthy_server: StatusServer) -> None:
-    """Another connection holds the write lock for 2.5 s: the cycle waiting to be written overruns."""
+    """Another connection holds the write lock for 2.5 s, so the waiting cycle overruns."""
     env = exporter_env(tmp_path, healthy_server, SERVICE_URL_web=healthy_server.url)
     db = tmp_path / "metrics.db"
     process = start(tmp_path, env)
@@ -199,7 +199,7 @@ def test_overrun_skips_ticks_and_says_so(tmp_path: Path, healthy_server: StatusS
         wait_for(
             lambda: query(db, "SELECT SUM(skipped_ticks) FROM monitoring_cycles")[0][0], timeout=10
         )
-        status, metrics = get(f"http://{env['EXPORTER_LISTEN']}/metrics")
+        _, metrics = get(f"http://{env['EXPORTER_LISTEN']}/metrics")
     finally:
         stop(process)
     skipped = int(query(db, "SELECT SUM(skipped_ticks) FROM monitoring_cycles")[0][0])  # type: ignore[call-overload]
@@ -213,17 +213,27 @@ def test_once_prints_a_table_and_exits_by_health(
 ) -> None:
     env = exporter_env(tmp_path, healthy_server, SERVICE_URL_web=healthy_server.url)
     ok = subprocess.run(
-        ["heartbeat-exporter", "--once"], env=env, cwd=tmp_path, capture_output=True, text=True,
-        timeout=30, check=False,
-    )  # fmt: skip
+        ["heartbeat-exporter", "--once"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.splitlines()[0].split() == ["service", "kind", "status", "latency", "reason"]
     assert ok.stdout.splitlines()[1].split()[:3] == ["web", "http", "healthy"]
     env["SERVICE_URL_api"] = failing_server.url
     bad = subprocess.run(
-        ["heartbeat-exporter", "--once"], env=env, cwd=tmp_path, capture_output=True, text=True,
-        timeout=30, check=False,
-    )  # fmt: skip
+        ["heartbeat-exporter", "--once"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert bad.returncode == 1
     assert any(line.split()[:3] == ["api", "http", "error"] for line in bad.stdout.splitlines())
     assert not (tmp_path / "metrics.db").exists()
@@ -233,8 +243,13 @@ def test_busy_listen_address_is_a_clear_error(tmp_path: Path, healthy_server: St
     env = exporter_env(tmp_path, healthy_server)
     env["EXPORTER_LISTEN"] = f"127.0.0.1:{healthy_server.port}"
     done = subprocess.run(
-        ["heartbeat-exporter"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30,
+        ["heartbeat-exporter"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
         check=False,
-    )  # fmt: skip
+    )
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{healthy_server.port}" in done.stderr

@@ -63,8 +63,11 @@ def test_prometheus_scrapes_service_up_for_each_service(
     exporter = start(tmp_path, env)
     prometheus, url = start_prometheus(tmp_path, env["EXPORTER_LISTEN"])
     try:
-        result = wait_for(lambda: len(instant(url, "heartbeat_service_up")) == 2 and
-                          instant(url, "heartbeat_service_up"), timeout=60, interval=0.5)  # fmt: skip
+        result = wait_for(
+            lambda: (found := instant(url, "heartbeat_service_up")) and len(found) == 2 and found,
+            timeout=60,
+            interval=0.5,
+        )
     finally:
         stop(prometheus)
         stop(exporter)

@@ -50,9 +50,13 @@ def http_outcome(name: str = "api", status: Status = Status.ERROR) -> ServiceOut
         reason="HTTP 503",
         status_code=503,
         phases={"dns": 0.0, "connect": 0.001, "tls": 0.002, "ttfb": 0.003},
-        facts={"ip_family": "ipv4", "connection_reused": False, "tls_cert_expiry": 1.9e9,
-               "redirects": 1},
-    )  # fmt: skip
+        facts={
+            "ip_family": "ipv4",
+            "connection_reused": False,
+            "tls_cert_expiry": 1.9e9,
+            "redirects": 1,
+        },
+    )
     return ServiceOutcome(spec, result)
 
 
@@ -71,18 +75,40 @@ def test_cycle_and_checks_are_stored_with_every_fact(tmp_path: Path) -> None:
         "uptime_seconds, container_count, internet_status, ping_ms FROM monitoring_cycles",
     )
     assert cycle == [
-        (cycle_id, 1_700_000_000.0, "2023-11-14T17:13:20-05:00", 25.0, 512.0, 75.0, 3600,
-         None, "healthy", 12.0),
-    ]  # fmt: skip
+        (
+            cycle_id,
+            1_700_000_000.0,
+            "2023-11-14T17:13:20-05:00",
+            25.0,
+            512.0,
+            75.0,
+            3600,
+            None,
+            "healthy",
+            12.0,
+        ),
+    ]
     check = rows(
         tmp_path / "m.db",
         "SELECT cycle_id, service_name, kind, status, status_code, latency_ms, error_message, "
         "ip_family, connection_reused, tls_ms, tls_cert_expiry, details FROM service_checks",
     )
     assert check == [
-        (cycle_id, "api", "http", "error", 503, 42.1, "HTTP 503", "ipv4", 0, 2.0, 1.9e9,
-         json.dumps({"redirects": 1})),
-    ]  # fmt: skip
+        (
+            cycle_id,
+            "api",
+            "http",
+            "error",
+            503,
+            42.1,
+            "HTTP 503",
+            "ipv4",
+            0,
+            2.0,
+            1.9e9,
+            json.dumps({"redirects": 1}),
+        ),
+    ]
 
 
 def test_database_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> None:

@@ -1,0 +1,119 @@
+"""The alerter's own tables (cursor, debounce state, outbox, heartbeat replies) and migrations.
+
+The alerter is the only writer of these tables; it only reads the exporter's tables.
+Timestamps are UTC epoch seconds (REAL).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import peewee
+
+from hbmon.db.connection import component_version, set_component_version
+
+COMPONENT = "alerter"
+SCHEMA_VERSION = 1
+
+# Outbox row states: `pending` rows wait for delivery; all others are final.
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"  # a permanent 4xx answer
+EXPIRED = "expired"  # still undelivered after ALERT_MAX_AGE_SECONDS
+LOGGED = "logged"  # no N8N_WEBHOOK_URL was configured: the alert was only logged
+FINAL_STATES = (DELIVERED, FAILED, EXPIRED, LOGGED)
+
+
+class _Model(peewee.Model):
+    class Meta:
+        database = None
+        legacy_table_names = False
+
+
+class AlerterCursor(_Model):
+    """One row: the id of the last monitoring cycle whose effects were committed."""
+
+    id = peewee.IntegerField(primary_key=True)
+    last_cycle_id = peewee.IntegerField()
+    updated_at = peewee.FloatField()
+
+    class Meta:
+        table_name = "alerter_cursor"
+
+
+class AlertItem(_Model):
+    """Debounce state of one item (`service:<name>`, `worker`, `exporter`)."""
+
+    item = peewee.TextField(primary_key=True)
+    kind = peewee.TextField()
+    status = peewee.TextField(null=True)  # last observed status
+    baseline = peewee.TextField(null=True)  # last non-failing status, None if never seen
+    failures = peewee.IntegerField(default=0)
+    successes = peewee.IntegerField(default=0)
+    alerted = peewee.TextField(null=True)  # the failure status alerted, None when not alerted
+    updated_at = peewee.FloatField()
+
+    class Meta:
+        table_name = "alert_items"
+
+
+class AlertOutbox(_Model):
+    """Every alert, in creation order (`seq`), with its delivery state."""
+
+    seq = peewee.AutoField()
+    alert_id = peewee.TextField(unique=True)  # stable id: body `id` and Idempotency-Key
+    item = peewee.TextField()
+    event = peewee.TextField()
+    cycle_id = peewee.IntegerField(null=True)
+    created_at = peewee.FloatField()
+    payload = peewee.TextField()  # the exact JSON body, identical on every attempt
+    state = peewee.TextField(default=PENDING)
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = peewee.FloatField()
+    last_status_code = peewee.IntegerField(null=True)
+    last_error = peewee.TextField(null=True)
+    finished_at = peewee.FloatField(null=True)
+
+    class Meta:
+        table_name = "alert_outbox"
+        indexes = ((("state", "item", "seq"), False), (("state", "finished_at"), False))
+
+
+class HeartbeatReply(_Model):
+    """One heartbeat sent for a cycle and the worker's answer (status_code NULL = unreachable)."""
+
+    id = peewee.AutoField()
+    cycle_id = peewee.IntegerField(index=True)
+    sent_at = peewee.FloatField(index=True)
+    status_code = peewee.IntegerField(null=True)
+    error = peewee.TextField(null=True)
+    latency_ms = peewee.FloatField(null=True)
+
+    class Meta:
+        table_name = "heartbeat_replies"
+
+
+MODELS: tuple[type[Any], ...] = (AlerterCursor, AlertItem, AlertOutbox, HeartbeatReply)
+TABLES = tuple(model._meta.table_name for model in MODELS)
+
+
+class AlerterSchemaError(Exception):
+    """The alerter's tables are newer than this code understands; nothing was changed."""
+
+
+def bind(database: peewee.SqliteDatabase) -> None:
+    database.bind(MODELS, bind_refs=False, bind_backrefs=False)
+
+
+def migrate(database: peewee.SqliteDatabase) -> None:
+    """Bring the alerter's tables to SCHEMA_VERSION in one transaction, or change nothing."""
+    bind(database)
+    with database.atomic("IMMEDIATE"):
+        current = component_version(database, COMPONENT)
+        if current > SCHEMA_VERSION:
+            raise AlerterSchemaError(
+                f"alerter schema version {current} is newer than this alerter understands "
+                f"({SCHEMA_VERSION}); upgrade heartbeat-monitor"
+            )
+        database.create_tables(MODELS, safe=True)
+        set_component_version(database, COMPONENT, SCHEMA_VERSION)
