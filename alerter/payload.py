@@ -1,0 +1,180 @@
+"""Pure builders of the webhook alert body and the heartbeat body."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+SERVICE_DOWN = "service_down"
+SERVICE_RECOVERED = "service_recovered"
+WORKER_STATUS_CHANGED = "worker_status_changed"
+EXPORTER_STALLED = "exporter_stalled"
+EXPORTER_RECOVERED = "exporter_recovered"
+EVENTS = (
+    SERVICE_DOWN,
+    SERVICE_RECOVERED,
+    WORKER_STATUS_CHANGED,
+    EXPORTER_STALLED,
+    EXPORTER_RECOVERED,
+)
+_ID_NAMESPACE = uuid.UUID("6f1d4c1e-7c1b-4f55-9d0a-6b8e1f0a2c33")
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    """Everything an alert says, before rendering."""
+
+    event: str
+    item: str
+    kind: str  # http | docker | worker | exporter
+    status: str
+    previous_status: str | None
+    reason: str | None
+    status_code: int | None
+    latency_ms: float | None
+    occurred_at: float  # UTC epoch seconds of the cycle (or check) that confirmed it
+    cycle_id: int | None
+
+
+@dataclass(frozen=True)
+class Context:
+    language: str
+    tz: ZoneInfo
+    host: str
+    version: str
+
+
+def alert_id(facts: AlertFacts) -> str:
+    """Stable for the same transition: a replayed cycle yields the same id."""
+    key = f"{facts.event}|{facts.item}|{facts.kind}|{facts.cycle_id}|{facts.occurred_at!r}"
+    return str(uuid.uuid5(_ID_NAMESPACE, key))
+
+
+def local_timestamp(epoch: float, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(epoch, tz).isoformat(timespec="seconds")
+
+
+_TITLES = {
+    "en": {
+        "down": "🔴 Service Down: {item}",
+        "timeout": "⏱️ Service Timeout: {item}",
+        "error": "⚠️ Service Error: {item}",
+        "unknown": "❓ Service Status Unknown: {item}",
+        SERVICE_RECOVERED: "✅ Service Recovered: {item}",
+        WORKER_STATUS_CHANGED: "🔥 Worker Error",
+        "worker_recovered": "✅ Worker Recovered",
+        EXPORTER_STALLED: "🛑 Exporter Stalled",
+        EXPORTER_RECOVERED: "✅ Exporter Recovered",
+    },
+    "es": {
+        "down": "🔴 Servicio Caído: {item}",
+        "timeout": "⏱️ Timeout en Servicio: {item}",
+        "error": "⚠️ Error en Servicio: {item}",
+        "unknown": "❓ Estado Desconocido: {item}",
+        SERVICE_RECOVERED: "✅ Servicio Recuperado: {item}",
+        WORKER_STATUS_CHANGED: "🔥 Error de Worker",
+        "worker_recovered": "✅ Worker Recuperado",
+        EXPORTER_STALLED: "🛑 Exportador Detenido",
+        EXPORTER_RECOVERED: "✅ Exportador Recuperado",
+    },
+}
+_LABELS = {
+    "en": ("Item", "Status", "Previous status", "Reason", "HTTP status", "Latency", "Host", "Time"),
+    "es": (
+        "Elemento",
+        "Estado",
+        "Estado anterior",
+        "Motivo",
+        "Código HTTP",
+        "Latencia",
+        "Host",
+        "Hora",
+    ),
+}
+
+
+def title(facts: AlertFacts, language: str) -> str:
+    titles = _TITLES[language]
+    if facts.event == SERVICE_DOWN:
+        key = facts.status if facts.status in titles else "down"
+    elif facts.event == WORKER_STATUS_CHANGED and facts.status == "healthy":
+        key = "worker_recovered"
+    else:
+        key = facts.event
+    return titles[key].format(item=facts.item)
+
+
+def message(facts: AlertFacts, context: Context, timestamp: str) -> str:
+    """Markdown body, one `**Label:** value` line per known fact."""
+    labels = _LABELS[context.language]
+    latency = None if facts.latency_ms is None else f"{facts.latency_ms:.0f} ms"
+    values = (
+        facts.item,
+        facts.status,
+        facts.previous_status,
+        facts.reason,
+        facts.status_code,
+        latency,
+        context.host,
+        timestamp,
+    )
+    lines = [
+        f"**{label}:** {value}"
+        for label, value in zip(labels, values, strict=True)
+        if value is not None
+    ]
+    return "\n".join(lines)
+
+
+def build_alert(facts: AlertFacts, context: Context) -> dict[str, Any]:
+    """The webhook body: `title` and `message` for existing N8N flows, plus structured fields."""
+    timestamp = local_timestamp(facts.occurred_at, context.tz)
+    return {
+        "id": alert_id(facts),
+        "event": facts.event,
+        "title": title(facts, context.language),
+        "message": message(facts, context, timestamp),
+        "item": facts.item,
+        "kind": facts.kind,
+        "status": facts.status,
+        "previous_status": facts.previous_status,
+        "reason": facts.reason,
+        "status_code": facts.status_code,
+        "latency_ms": facts.latency_ms,
+        "timestamp": timestamp,
+        "occurred_at": facts.occurred_at,
+        "cycle_id": facts.cycle_id,
+        "host": context.host,
+        "version": context.version,
+    }
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    kind: str
+    status: str
+
+
+def build_heartbeat(
+    services: Iterable[ServiceStatus], *, cycle_id: int, started_at: float, context: Context
+) -> dict[str, Any]:
+    """The body the Worker reads: HTTP services then Docker ones, each group by name."""
+    ordered = sorted(services, key=lambda s: (s.kind != "http", s.name))
+    return {
+        "services": {s.name: {"status": s.status} for s in ordered},
+        "timestamp": local_timestamp(started_at, context.tz),
+        "cycle_id": cycle_id,
+        "host": context.host,
+        "version": context.version,
+    }
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON; the bytes that are signed are the bytes that are sent."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -1,0 +1,166 @@
+"""Pure rules turning cycles, heartbeat replies and stalls into item updates and alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from alerter.debounce import Change, ItemState, Observation, Policy, Transition, advance, observe
+from alerter.payload import (
+    EXPORTER_RECOVERED,
+    EXPORTER_STALLED,
+    SERVICE_DOWN,
+    SERVICE_RECOVERED,
+    WORKER_STATUS_CHANGED,
+    AlertFacts,
+    Context,
+    alert_id,
+    build_alert,
+)
+from alerter.store import Check, Cycle, ItemUpdate, NewAlert
+from alerter.worker import worker_observation, worker_reason
+
+WORKER = "worker"
+EXPORTER = "exporter"
+STALL_INTERVALS = 3
+_STALL_POLICY = Policy(down_threshold=1, recovery_threshold=1)
+STALLED = "stalled"
+RUNNING = "running"
+
+
+def service_key(name: str) -> str:
+    return f"service:{name}"
+
+
+@dataclass
+class Effects:
+    """What one step produced: state rows to save and alerts to enqueue."""
+
+    updates: list[ItemUpdate] = field(default_factory=list)
+    alerts: list[NewAlert] = field(default_factory=list)
+
+    def add_alert(self, facts: AlertFacts, context: Context) -> None:
+        body = build_alert(facts, context)
+        self.alerts.append(NewAlert(alert_id(facts), facts.item, facts.event, facts.cycle_id, body))
+
+
+def cycle_effects(
+    states: Mapping[str, ItemState], cycle: Cycle, policy: Policy, context: Context
+) -> Effects:
+    """Advance every service of the cycle, and recover a stalled exporter."""
+    effects = Effects()
+    for check in cycle.checks:
+        key = service_key(check.name)
+        state, transition = advance(states.get(key, ItemState()), observe(check.status), policy)
+        effects.updates.append(ItemUpdate(key, check.kind, state))
+        if transition is not None:
+            effects.add_alert(_service_facts(check, transition, cycle), context)
+    exporter = states.get(EXPORTER, ItemState())
+    if exporter.alerted is not None:
+        state, transition = advance(exporter, Observation(RUNNING, False), _STALL_POLICY)
+        effects.updates.append(ItemUpdate(EXPORTER, EXPORTER, state))
+        if transition is not None:
+            facts = _exporter_facts(
+                EXPORTER_RECOVERED, RUNNING, STALLED, None, at=cycle.completed_at, cycle_id=cycle.id
+            )
+            effects.add_alert(facts, context)
+    return effects
+
+
+def _service_facts(check: Check, transition: Transition, cycle: Cycle) -> AlertFacts:
+    recovered = transition.change is Change.RECOVERED
+    reason = None if recovered else (check.error_message or _code_reason(check.status_code))
+    return AlertFacts(
+        event=SERVICE_RECOVERED if recovered else SERVICE_DOWN,
+        item=check.name,
+        kind=check.kind,
+        status=transition.status,
+        previous_status=transition.previous_status,
+        reason=reason,
+        status_code=check.status_code,
+        latency_ms=check.latency_ms if recovered else None,
+        occurred_at=cycle.completed_at,
+        cycle_id=cycle.id,
+    )
+
+
+def _code_reason(status_code: int | None) -> str | None:
+    return None if status_code is None else f"HTTP {status_code}"
+
+
+def _exporter_facts(
+    event: str, status: str, previous: str, reason: str | None, *, at: float, cycle_id: int | None
+) -> AlertFacts:
+    return AlertFacts(event, EXPORTER, EXPORTER, status, previous, reason, None, None, at, cycle_id)
+
+
+def stall_effects(
+    states: Mapping[str, ItemState],
+    *,
+    newest: Cycle | None,
+    since: float,
+    now: float,
+    interval: float,
+    context: Context,
+) -> Effects:
+    """`exporter_stalled` once no cycle completed for 3 intervals (`since`: when we started)."""
+    effects = Effects()
+    state = states.get(EXPORTER, ItemState())
+    last = newest.completed_at if newest is not None else since
+    age = now - last
+    if state.alerted is not None or age <= STALL_INTERVALS * interval:
+        return effects
+    new_state, transition = advance(state, Observation(STALLED, True), _STALL_POLICY)
+    effects.updates.append(ItemUpdate(EXPORTER, EXPORTER, new_state))
+    if transition is not None:
+        reason = _stall_reason(age, interval, newest, context.language)
+        cycle_id = newest.id if newest is not None else None
+        facts = _exporter_facts(
+            EXPORTER_STALLED, STALLED, RUNNING, reason, at=now, cycle_id=cycle_id
+        )
+        effects.add_alert(facts, context)
+    return effects
+
+
+def _stall_reason(age: float, interval: float, newest: Cycle | None, language: str) -> str:
+    last = f"#{newest.id}" if newest is not None else "-"
+    if language == "es":
+        return f"sin ciclos nuevos en {age:.0f} s (intervalo {interval:g} s; último ciclo {last})"
+    return f"no new cycle for {age:.0f} s (interval {interval:g} s; last cycle {last})"
+
+
+def worker_effects(
+    states: Mapping[str, ItemState],
+    *,
+    status_code: int | None,
+    error: str | None,
+    latency_ms: float | None,
+    cycle: Cycle,
+    at: float,
+    policy: Policy,
+    context: Context,
+) -> Effects:
+    """Fold one heartbeat reply into the `worker` item; any alert is `worker_status_changed`."""
+    effects = Effects()
+    worker_policy = Policy(policy.down_threshold, policy.recovery_threshold, True)
+    state, transition = advance(
+        states.get(WORKER, ItemState()), worker_observation(status_code), worker_policy
+    )
+    effects.updates.append(ItemUpdate(WORKER, WORKER, state))
+    if transition is not None:
+        recovered = transition.change is Change.RECOVERED
+        reason = worker_reason(status_code, error, cycle.internet_status, context.language)
+        facts = AlertFacts(
+            WORKER_STATUS_CHANGED,
+            WORKER,
+            WORKER,
+            transition.status,
+            transition.previous_status,
+            reason,
+            status_code,
+            latency_ms if recovered else None,
+            at,
+            cycle.id,
+        )
+        effects.add_alert(facts, context)
+    return effects

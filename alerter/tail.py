@@ -1,0 +1,163 @@
+"""The tail loop: follow new cycles in order, committing their debounce effects cycle by cycle."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import peewee
+
+from alerter import store
+from alerter.config import AlerterConfig
+from alerter.debounce import ItemState, Policy
+from alerter.payload import Context
+from alerter.rules import EXPORTER, STALL_INTERVALS, Effects, cycle_effects, stall_effects
+from alerter.stats import Stats
+from alerter.store import sql
+from hbmon.logs import get_logger
+
+log = get_logger("alerter.tail")
+
+
+class Tailer:
+    """Owns the cursor; each processed cycle is one transaction (items + outbox + cursor)."""
+
+    def __init__(
+        self,
+        db: peewee.SqliteDatabase,
+        *,
+        config: AlerterConfig,
+        context: Context,
+        stats: Stats,
+        on_alerts: Callable[[], None],
+        on_cycle: Callable[[], None],
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.context = context
+        self.stats = stats
+        self.policy = Policy(config.down_threshold, config.recovery_threshold)
+        self.on_alerts = on_alerts
+        self.on_cycle = on_cycle
+        self.started = time.time()
+        self.cursor: int | None = None
+        self._data_version: int | None = None
+        self._ready = False
+        self._newest: store.Cycle | None = None
+        self._lag = 0
+        self._stall_open = False  # an exporter_stalled alert is open: skip the stall check
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.step()
+            except peewee.OperationalError as exc:  # locked or I/O: the transaction rolled back
+                log.error("tail.database_error", error=str(exc))
+                stop.wait(1.0)
+            stop.wait(self.config.poll)
+
+    def step(self) -> None:
+        """One poll: process every new cycle, then check for a stalled exporter."""
+        if not self._tables_ready():
+            self._check_stall(None)
+            self.stats.loop_pass(0)
+            return
+        if self.cursor is None:
+            self.cursor = self._load_cursor()
+        version = int(sql(self.db, "PRAGMA data_version").fetchone()[0])
+        if version != self._data_version:  # only another connection's commit changes it
+            self._data_version = version
+            self._detect_reset()
+            while self._process_batch():
+                pass
+            self._newest = store.newest_cycle(self.db)
+            self._lag = store.count_cycles_after(self.db, self.cursor)
+        self._check_stall(self._newest)
+        self.stats.loop_pass(self._lag)
+
+    def _tables_ready(self) -> bool:
+        self._ready = self._ready or store.exporter_tables_exist(self.db)
+        return self._ready
+
+    def _detect_reset(self) -> None:
+        """Ids restart when every cycle row was deleted (the table has no AUTOINCREMENT)."""
+        newest = store.newest_cycle(self.db)
+        if newest is not None and self.cursor is not None and newest.id < self.cursor:
+            log.warning("tail.cursor_reset", cursor=self.cursor, newest_cycle=newest.id)
+            self.cursor = 0
+
+    def _load_cursor(self) -> int:
+        cursor = store.read_cursor(self.db)
+        if cursor is None:
+            cursor = store.initial_cursor(self.db, self.config.down_threshold)
+            # Persisted at once: a crash before the first cycle must not move the start point.
+            store.commit(
+                self.db, now=time.time(), items=(), alerts=(), deliver=False, cursor=cursor
+            )
+            log.info("tail.first_start", replay_from_cycle=cursor + 1)
+        return cursor
+
+    def _process_batch(self) -> bool:
+        assert self.cursor is not None
+        cycles = store.cycles_after(self.db, self.cursor)
+        for cycle in cycles:
+            effects = cycle_effects(store.load_items(self.db), cycle, self.policy, self.context)
+            self._commit(effects, cursor=cycle.id)
+            self.cursor = cycle.id
+            self._stall_open = False  # a new cycle recovers a stalled exporter
+            self.on_cycle()
+        return bool(cycles)
+
+    def _check_stall(self, newest: store.Cycle | None) -> None:
+        now = time.time()
+        fresh = (
+            newest is not None
+            and now - newest.completed_at <= STALL_INTERVALS * self.config.interval
+        )
+        if fresh or self._stall_open:
+            return
+        items = store.load_items(self.db)
+        self._stall_open = items.get(EXPORTER, ItemState()).alerted is not None
+        effects = stall_effects(
+            items,
+            newest=newest,
+            since=self.started,
+            now=now,
+            interval=self.config.interval,
+            context=self.context,
+        )
+        if effects.updates:
+            self._commit(effects, cursor=None)
+            self._stall_open = True
+
+    def _commit(self, effects: Effects, *, cursor: int | None) -> None:
+        deliver = self.config.webhook_url is not None
+        store.commit(
+            self.db,
+            now=time.time(),
+            items=effects.updates,
+            alerts=effects.alerts,
+            deliver=deliver,
+            cursor=cursor,
+        )
+        announce(effects.alerts, deliver=deliver, stats=self.stats)
+        if effects.alerts:
+            self.on_alerts()
+
+
+def announce(alerts: Iterable[store.NewAlert], *, deliver: bool, stats: Stats) -> None:
+    """One log line per committed alert; without a webhook this line *is* the alert."""
+    for alert in alerts:
+        log.warning(
+            "alert.queued" if deliver else "alert.would_send",
+            alert_id=alert.alert_id,
+            alert_event=alert.event,
+            item=alert.item,
+            status=alert.body["status"],
+            reason=alert.body["reason"],
+            cycle_id=alert.cycle_id,
+            title=alert.body["title"],
+        )
+        if not deliver:
+            stats.alert(alert.event, "logged")

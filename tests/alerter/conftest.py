@@ -1,0 +1,102 @@
+"""Fixtures for alerter tests: in-process parts wired to a real SQLite file in tmp_path."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import peewee
+import pytest
+
+from alerter.app import context_of
+from alerter.config import AlerterConfig
+from alerter.deliverer import Deliverer
+from alerter.heartbeat import Heartbeater
+from alerter.stats import Stats
+from alerter.tail import Tailer
+from alerter.transport import HttpClientTransport
+from hbmon.envconfig import ListenAddress
+from tests.alerter.dbutil import alerter_db, exporter_db
+
+FAST = {
+    "retry_base": 0.05,
+    "retry_max": 0.2,
+    "webhook_timeout": 2.0,
+    "down_threshold": 1,
+    "host_label": "test-host",
+    "listen": ListenAddress("127.0.0.1", 0),
+}
+
+
+@dataclass
+class Parts:
+    """The alerter's parts, built exactly as `alerter.app.Alerter` builds them."""
+
+    db: peewee.SqliteDatabase
+    writer: peewee.SqliteDatabase  # writes cycles through a second connection, like the exporter
+    config: AlerterConfig
+    stats: Stats
+    tailer: Tailer
+    deliverer: Deliverer
+    heartbeater: Heartbeater
+    transport: HttpClientTransport
+    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+    threads: list[threading.Thread] = dataclasses.field(default_factory=list)
+
+    def run_deliverer(self) -> threading.Thread:
+        thread = threading.Thread(target=self.deliverer.run, args=(self.stop,), daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        return thread
+
+    def close(self) -> None:
+        self.stop.set()
+        self.deliverer.wake.set()
+        for thread in self.threads:
+            thread.join(10)
+        self.transport.close()
+        self.db.close()
+        self.writer.close()
+
+
+@pytest.fixture
+def make_parts(tmp_path: Path) -> Iterator[Callable[..., Parts]]:
+    built: list[Parts] = []
+
+    def make(**overrides: Any) -> Parts:
+        config = dataclasses.replace(
+            AlerterConfig(db_path=tmp_path / "metrics.db"), **{**FAST, **overrides}
+        )
+        db = alerter_db(config.db_path)
+        writer = exporter_db(config.db_path)  # the exporter's own connection, as in production
+        stats = Stats()
+        transport = HttpClientTransport(config.net)
+        context = context_of(config)
+        deliverer = Deliverer(db, config, transport, stats)
+        heartbeater = Heartbeater(
+            db,
+            config=config,
+            context=context,
+            transport=transport,
+            stats=stats,
+            on_alerts=deliverer.wake,
+        )
+        tailer = Tailer(
+            db,
+            config=config,
+            context=context,
+            stats=stats,
+            on_alerts=deliverer.wake.set,
+            on_cycle=heartbeater.trigger.set,
+        )
+        parts = Parts(db, writer, config, stats, tailer, deliverer, heartbeater, transport)
+        built.append(parts)
+        return parts
+
+    yield make
+    for parts in built:
+        parts.close()

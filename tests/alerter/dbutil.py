@@ -1,0 +1,70 @@
+"""Real SQLite databases for alerter tests: the exporter's schema plus cycles we write ourselves."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import peewee
+
+from hbmon.db import alerts, schema
+from hbmon.db.connection import open_database
+from hbmon.db.cycles import MonitoringCycle, ServiceCheck
+
+CheckSpec = str | tuple[str, int | None, str | None] | tuple[str, int | None, str | None, str]
+
+
+def exporter_db(path: Path) -> peewee.SqliteDatabase:
+    """A database as the exporter leaves it (its migrate, its models)."""
+    db = open_database(path)
+    schema.migrate(db)
+    return db
+
+
+def alerter_db(path: Path) -> peewee.SqliteDatabase:
+    db = exporter_db(path)
+    alerts.migrate(db)
+    return db
+
+
+def insert_cycle(
+    db: peewee.SqliteDatabase,
+    checks: dict[str, CheckSpec],
+    *,
+    internet: str = "healthy",
+    started_at: float | None = None,
+) -> int:
+    """Write one cycle and its checks in one transaction, as the exporter does.
+
+    A check is a status, or (status, status_code, error_message[, kind]).
+    """
+    now = time.time() if started_at is None else started_at
+    with db.atomic():
+        cycle = MonitoringCycle.create(
+            started_at=now,
+            timestamp_local="",
+            internet_status=internet,
+            cycle_duration_ms=1.0,
+            completed_at=now,
+        )
+        for name, spec in checks.items():
+            parts = (spec, None, None) if isinstance(spec, str) else spec
+            kind = parts[3] if len(parts) == 4 else "http"
+            ServiceCheck.create(
+                cycle=cycle,
+                service_name=name,
+                kind=kind,
+                status=parts[0],
+                status_code=parts[1],
+                latency_ms=12.5,
+                error_message=parts[2],
+            )
+    return int(cycle.id)
+
+
+def outbox_rows(db: peewee.SqliteDatabase) -> list[tuple[str, str, str, str, int]]:
+    """(alert_id, item, event, state, attempts) in creation order."""
+    rows = db.execute_sql(
+        "SELECT alert_id, item, event, state, attempts FROM alert_outbox ORDER BY seq"
+    ).fetchall()
+    return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]

@@ -1,0 +1,140 @@
+"""The alerter's configuration: defaults, every error naming its variable, secrets redacted."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from alerter.config import AlerterConfig
+from hbmon.envconfig import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+ALERTER = ROOT / ".venv" / "bin" / "heartbeat-alerter"
+
+
+def test_defaults() -> None:
+    config = AlerterConfig.from_env({"HOST_LABEL": "h"})
+    assert (config.down_threshold, config.recovery_threshold) == (4, 1)
+    assert config.max_age == 86400.0
+    assert config.language == "en"
+    assert str(config.listen) == "0.0.0.0:9878"
+    assert config.webhook_url is None and config.heartbeat_url is None
+    assert config.poll <= 0.25
+
+
+def test_host_label_defaults_to_hostname() -> None:
+    import socket
+
+    assert AlerterConfig.from_env({}).host_label == socket.gethostname()
+
+
+BAD = [
+    ("STATUS_CHANGE_THRESHOLD", "0"),
+    ("RECOVERY_THRESHOLD", "x"),
+    ("ALERT_MAX_AGE_SECONDS", "-1"),
+    ("ALERT_LANGUAGE", "fr"),
+    ("HEARTBEAT_INTERVAL_SECONDS", "soon"),
+    ("HEARTBEAT_SIGNING", "md5"),
+    ("HEARTBEAT_TIMEOUT_SECONDS", "0"),
+    ("ALERTER_LISTEN", "nowhere"),
+    ("LOOP_INTERVAL_SECONDS", "0"),
+    ("TZ", "Mars/Olympus"),
+    ("IP_FAMILY", "ipv5"),
+    ("ALERT_RETRY_BASE_SECONDS", "0"),
+    ("ALERTER_POLL_SECONDS", "1"),
+    ("LOG_LEVEL", "loud"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD, ids=[b[0] for b in BAD])
+def test_bad_variable_is_named_with_its_value(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        AlerterConfig.from_env({name: value})
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith(f"{name}={value!r}")
+
+
+def test_secret_urls_are_redacted_in_errors() -> None:
+    with pytest.raises(ConfigError) as caught:
+        AlerterConfig.from_env({"N8N_WEBHOOK_URL": "ftp://hooks/s3cr3t-path"})
+    assert "s3cr3t" not in str(caught.value)
+    assert "N8N_WEBHOOK_URL=<redacted>" in str(caught.value)
+
+
+def test_heartbeat_needs_secret_key() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        AlerterConfig.from_env({"HEARTBEAT_URL": "https://w.example/beat"})
+
+
+def test_secret_key_file(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("file-secret-value\n")
+    config = AlerterConfig.from_env({"SECRET_KEY_FILE": str(key)})
+    assert config.secret_key == "file-secret-value"
+    assert "file-secret-value" in config.secrets
+
+
+def test_webhook_url_file(tmp_path: Path) -> None:
+    hook = tmp_path / "hook"
+    hook.write_text("https://n8n.example/webhook/abcdef\n")
+    config = AlerterConfig.from_env({"N8N_WEBHOOK_URL_FILE": str(hook)})
+    assert config.webhook_url == "https://n8n.example/webhook/abcdef"
+    assert "/webhook/abcdef" in config.secrets
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", **extra}
+
+
+def test_check_config_prints_redacted_and_exits_0(tmp_path: Path) -> None:
+    env = _env(
+        tmp_path,
+        N8N_WEBHOOK_URL="https://n8n.example/webhook/s3cr3t-hook",
+        HEARTBEAT_URL="https://w.example/beat?token=s3cr3t-q",
+        SECRET_KEY="s3cr3t-key",
+    )
+    done = subprocess.run(
+        [ALERTER, "--check-config"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "N8N_WEBHOOK_URL=https://n8n.example/***" in done.stdout
+    assert "s3cr3t" not in done.stdout + done.stderr
+    assert not (tmp_path / "data").exists()  # --check-config opens no database
+
+
+def test_bad_variable_exits_2_before_starting(tmp_path: Path) -> None:
+    env = _env(
+        tmp_path,
+        STATUS_CHANGE_THRESHOLD="many",
+        ALERT_LANGUAGE="de",
+        SQLITE_DB_PATH=str(tmp_path / "db.sqlite"),
+    )
+    done = subprocess.run(
+        [ALERTER], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 2
+    assert "STATUS_CHANGE_THRESHOLD='many'" in done.stderr
+    assert "ALERT_LANGUAGE='de'" in done.stderr
+    assert not (tmp_path / "db.sqlite").exists()
+
+
+def test_dotenv_in_working_directory_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("ALERT_LANGUAGE=es\n")
+    done = subprocess.run(
+        [ALERTER, "--check-config"],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert "ALERT_LANGUAGE=es" in done.stdout
