@@ -1,0 +1,183 @@
+"""The heartbeat to the dead-man's switch: gated on a fresh cycle whose internet check passed."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+
+import peewee
+
+from alerter import store
+from alerter.config import AlerterConfig
+from alerter.debounce import Policy
+from alerter.payload import Context, ServiceStatus, build_heartbeat, encode
+from alerter.rules import worker_effects
+from alerter.stats import Stats
+from alerter.tail import announce
+from alerter.transport import Reply, Transport
+from hbmon.db.alerts import HeartbeatReply
+from hbmon.logs import get_logger, redact_text
+
+log = get_logger("alerter.heartbeat")
+FRESH_INTERVALS = 2
+
+
+def sign(secret_key: str, timestamp: str, body: bytes) -> str:
+    """Hex HMAC-SHA256 of `timestamp + "." + body`, keyed with SECRET_KEY."""
+    message = timestamp.encode() + b"." + body
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def gate(cycle: store.Cycle, *, now: float, interval: float) -> str | None:
+    """Why no heartbeat may go out for this cycle, or None when it may."""
+    if now - cycle.started_at > FRESH_INTERVALS * interval:
+        return "skipped_stale"
+    if cycle.internet_status != "healthy":
+        return "skipped_internet_down"
+    return None
+
+
+class Heartbeater:
+    """Runs in its own thread; `trigger` is set by the tail loop on each new cycle."""
+
+    def __init__(
+        self,
+        db: peewee.SqliteDatabase,
+        *,
+        config: AlerterConfig,
+        context: Context,
+        transport: Transport,
+        stats: Stats,
+        on_alerts: threading.Event,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.context = context
+        self.transport = transport
+        self.stats = stats
+        self.on_alerts = on_alerts
+        self.policy = Policy(config.down_threshold, config.recovery_threshold)
+        self.trigger = threading.Event()
+        self.last_cycle = -1
+        self.last_sent = 0.0
+        self._last_gate: tuple[int, str] | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            self.last_cycle = self._last_cycle_sent()
+            while not stop.is_set():
+                try:
+                    self.step()
+                except peewee.OperationalError as exc:  # locked or I/O: next cycle tries again
+                    log.error("heartbeat.database_error", error=str(exc))
+                self.trigger.wait(self._wait())
+                self.trigger.clear()
+        finally:
+            self.db.close()
+
+    def _wait(self) -> float:
+        if self.config.heartbeat_interval <= 0:
+            return 1.0
+        return max(0.05, min(1.0, self.last_sent + self.config.heartbeat_interval - time.time()))
+
+    def _last_cycle_sent(self) -> int:
+        row = HeartbeatReply.select(peewee.fn.MAX(HeartbeatReply.cycle_id)).scalar()
+        return -1 if row is None else int(row)
+
+    def step(self) -> None:
+        """Send one heartbeat if one is due for the newest cycle."""
+        if not store.exporter_tables_exist(self.db):
+            return
+        cycle = store.newest_cycle(self.db)
+        now = time.time()
+        if cycle is None or not self._due(cycle, now):
+            return
+        blocked = gate(cycle, now=now, interval=self.config.interval)
+        if blocked is not None:
+            self._gated(cycle, blocked)
+            return
+        self.send(cycle)
+
+    def _due(self, cycle: store.Cycle, now: float) -> bool:
+        if self.config.heartbeat_interval > 0:
+            return now - self.last_sent >= self.config.heartbeat_interval
+        return cycle.id > self.last_cycle
+
+    def _gated(self, cycle: store.Cycle, reason: str) -> None:
+        if self._last_gate == (cycle.id, reason):
+            return
+        self._last_gate = (cycle.id, reason)
+        self.stats.heartbeat(reason)
+        log.info(
+            "heartbeat.skipped",
+            reason=reason,
+            cycle_id=cycle.id,
+            internet_status=cycle.internet_status,
+        )
+
+    def send(self, cycle: store.Cycle) -> Reply:
+        assert self.config.heartbeat_url is not None and self.config.secret_key is not None
+        statuses = (ServiceStatus(c.name, c.kind, c.status) for c in cycle.checks)
+        body = encode(
+            build_heartbeat(
+                statuses, cycle_id=cycle.id, started_at=cycle.started_at, context=self.context
+            )
+        )
+        timeout = min(self.config.heartbeat_timeout, self.config.interval)
+        reply = self.transport.post(self.config.heartbeat_url, body, self._headers(body), timeout)
+        self.last_cycle, self.last_sent = cycle.id, time.time()
+        self._record(cycle, reply)
+        return reply
+
+    def _headers(self, body: bytes) -> dict[str, str]:
+        assert self.config.secret_key is not None
+        headers = {
+            "Authorization": f"Bearer {self.config.secret_key}",
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "heartbeat-alerter",
+        }
+        if self.config.heartbeat_signing == "hmac-sha256":
+            timestamp = str(int(time.time()))
+            headers["X-Heartbeat-Timestamp"] = timestamp
+            headers["X-Heartbeat-Signature"] = sign(self.config.secret_key, timestamp, body)
+        return headers
+
+    def _record(self, cycle: store.Cycle, reply: Reply) -> None:
+        error = None if reply.error is None else redact_text(reply.error)[:300]
+        latency = round(reply.elapsed * 1000, 1)
+        effects = worker_effects(
+            store.load_items(self.db),
+            status_code=reply.status,
+            error=error,
+            latency_ms=latency,
+            cycle=cycle,
+            at=self.last_sent,
+            policy=self.policy,
+            context=self.context,
+        )
+        record = store.HeartbeatRecord(cycle.id, self.last_sent, reply.status, error, latency)
+        deliver = self.config.webhook_url is not None
+        store.commit(
+            self.db,
+            now=self.last_sent,
+            items=effects.updates,
+            alerts=effects.alerts,
+            deliver=deliver,
+            reply=record,
+        )
+        result = (
+            "unreachable"
+            if reply.status is None
+            else ("success" if reply.status == 200 else "rejected")
+        )
+        self.stats.heartbeat(result, reply.status)
+        fields = {"cycle_id": cycle.id, "status_code": reply.status, "latency_ms": latency}
+        if result == "success":
+            log.debug("heartbeat.sent", **fields)
+        else:
+            log.warning("heartbeat.failed", error=error, **fields)
+        announce(effects.alerts, deliver=deliver, stats=self.stats)
+        if effects.alerts:
+            self.on_alerts.set()

@@ -1,0 +1,117 @@
+"""Queries over the alert outbox: which rows are due (per-item order), and recording outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import peewee
+
+from alerter.store import sql
+from hbmon.db.alerts import PENDING, AlertOutbox, HeartbeatReply
+
+# Only the oldest pending row of each item may be attempted: item X's alert #2 waits for #1.
+_HEADS = (
+    "SELECT o.seq, o.alert_id, o.item, o.event, o.payload, o.attempts, o.created_at, "
+    "o.next_attempt_at FROM alert_outbox o "
+    "WHERE o.state = 'pending' AND o.seq = "
+    "(SELECT min(p.seq) FROM alert_outbox p WHERE p.state = 'pending' AND p.item = o.item) "
+    "ORDER BY o.seq"
+)
+
+
+@dataclass(frozen=True)
+class PendingAlert:
+    seq: int
+    alert_id: str
+    item: str
+    event: str
+    payload: str
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+
+
+def heads(db: peewee.SqliteDatabase) -> list[PendingAlert]:
+    """The head of every item's queue, oldest first (due or not)."""
+    return [
+        PendingAlert(
+            int(r[0]),
+            str(r[1]),
+            str(r[2]),
+            str(r[3]),
+            str(r[4]),
+            int(r[5]),
+            float(r[6]),
+            float(r[7]),
+        )
+        for r in sql(db, _HEADS).fetchall()
+    ]
+
+
+def finish(
+    db: peewee.SqliteDatabase,
+    seq: int,
+    state: str,
+    *,
+    now: float,
+    attempted: bool,
+    status_code: int | None = None,
+    error: str | None = None,
+) -> None:
+    """Move a pending row to a final state (delivered, failed, expired)."""
+    with db.atomic("IMMEDIATE"):
+        AlertOutbox.update(
+            state=state,
+            attempts=AlertOutbox.attempts + int(attempted),
+            finished_at=now,
+            last_status_code=status_code,
+            last_error=error,
+        ).where((AlertOutbox.seq == seq) & (AlertOutbox.state == PENDING)).execute()
+
+
+def reschedule(
+    db: peewee.SqliteDatabase,
+    seq: int,
+    *,
+    next_attempt_at: float,
+    status_code: int | None,
+    error: str,
+) -> None:
+    with db.atomic("IMMEDIATE"):
+        AlertOutbox.update(
+            attempts=AlertOutbox.attempts + 1,
+            next_attempt_at=next_attempt_at,
+            last_status_code=status_code,
+            last_error=error,
+        ).where(AlertOutbox.seq == seq).execute()
+
+
+def pending_summary(db: peewee.SqliteDatabase) -> tuple[int, float | None]:
+    """Number of pending alerts and the creation time of the oldest."""
+    row = sql(
+        db, "SELECT count(*), min(created_at) FROM alert_outbox WHERE state = 'pending'"
+    ).fetchone()
+    return int(row[0]), (None if row[1] is None else float(row[1]))
+
+
+def prune(db: peewee.SqliteDatabase, *, before: float, batch: int = 500) -> int:
+    """Delete finished alerts and heartbeat replies older than `before`, in small batches."""
+    with db.atomic("IMMEDIATE"):
+        alerts = sql(
+            db,
+            "DELETE FROM alert_outbox WHERE seq IN (SELECT seq FROM alert_outbox "
+            "WHERE state != 'pending' AND finished_at < ? LIMIT ?)",
+            (before, batch),
+        ).rowcount
+        replies = (
+            HeartbeatReply.delete()
+            .where(
+                HeartbeatReply.id.in_(
+                    HeartbeatReply.select(HeartbeatReply.id)
+                    .where(HeartbeatReply.sent_at < before)
+                    .limit(batch)
+                )
+            )
+            .execute()
+        )
+    return int(alerts) + int(replies)

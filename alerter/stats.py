@@ -1,0 +1,54 @@
+"""Process-lifetime counters and gauges the alerter's threads update and /metrics reads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    alerts: dict[tuple[str, str], int]
+    heartbeats: dict[str, int]
+    worker_status_code: int | None  # 0 = unreachable, None = no heartbeat sent yet
+    lag_cycles: int
+    last_loop: float  # monotonic time of the tail loop's last pass
+
+
+class Stats:
+    """Thread-safe; one instance per running alerter."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._alerts: Counter[tuple[str, str]] = Counter()
+        self._heartbeats: Counter[str] = Counter()
+        self._worker_code: int | None = None
+        self._lag = 0
+        self._last_loop = time.monotonic()
+
+    def alert(self, event: str, result: str) -> None:
+        with self._lock:
+            self._alerts[(event, result)] += 1
+
+    def heartbeat(self, result: str, status_code: int | None = None) -> None:
+        with self._lock:
+            self._heartbeats[result] += 1
+            if result in {"success", "rejected", "unreachable"}:
+                self._worker_code = status_code or 0
+
+    def loop_pass(self, lag: int) -> None:
+        with self._lock:
+            self._lag = lag
+            self._last_loop = time.monotonic()
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return Snapshot(
+                dict(self._alerts),
+                dict(self._heartbeats),
+                self._worker_code,
+                self._lag,
+                self._last_loop,
+            )

@@ -1,0 +1,231 @@
+"""Outbox delivery to a real local webhook: retries, permanent failures, order, idempotency."""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from alerter.delivery import DeliveryError, backoff_delay, check_reply, parse_retry_after
+from alerter.transport import Reply
+from tests.alerter.conftest import Parts
+from tests.alerter.dbutil import insert_cycle, outbox_rows
+from tests.alerter.receiver import Answer, Received, receiving
+from tests.support import wait_for
+
+NOW = 1_700_000_000.0
+
+
+@pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
+def test_2xx_is_delivered(status: int) -> None:
+    check_reply(Reply(status), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("reply", "permanent"),
+    [
+        (Reply(None, error="timeout: read timed out"), False),
+        (Reply(None, error="connection: refused"), False),
+        (Reply(408), False),
+        (Reply(429), False),
+        (Reply(500), False),
+        (Reply(502), False),
+        (Reply(503), False),
+        (Reply(599), False),
+        (Reply(301), True),
+        (Reply(400), True),
+        (Reply(401), True),
+        (Reply(404), True),
+        (Reply(410), True),
+        (Reply(422), True),
+    ],
+)
+def test_reply_classification(reply: Reply, permanent: bool) -> None:
+    with pytest.raises(DeliveryError) as caught:
+        check_reply(reply, now=NOW)
+    assert caught.value.permanent is permanent
+
+
+def test_retry_after_seconds_and_http_date() -> None:
+    assert parse_retry_after("7", now=NOW) == 7.0
+    date = email.utils.formatdate(NOW + 30, usegmt=True)
+    assert parse_retry_after(date, now=NOW) == pytest.approx(30.0)
+    assert parse_retry_after("soon", now=NOW) is None
+    assert parse_retry_after(None, now=NOW) is None
+    with pytest.raises(DeliveryError) as caught:
+        check_reply(Reply(429, headers={"retry-after": "12"}), now=NOW)
+    assert caught.value.retry_after == 12.0
+
+
+def test_backoff_grows_exponentially_with_jitter_and_cap() -> None:
+    delays = [backoff_delay(n, base=1, cap=60, retry_after=None, jitter=1.0) for n in range(1, 9)]
+    assert delays == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert backoff_delay(3, base=1, cap=60, retry_after=None, jitter=0.0) == 2.0  # half at most
+    assert backoff_delay(1, base=1, cap=60, retry_after=45, jitter=0.5) == 45  # floor
+    assert backoff_delay(10_000, base=1, cap=60, retry_after=None, jitter=1.0) == 60
+
+
+def _down_then_up(parts: Parts, items: list[str], rounds: int) -> None:
+    """`rounds` outages of every item, each a down and a recovery alert (threshold 1)."""
+    for _ in range(rounds):
+        insert_cycle(parts.writer, dict.fromkeys(items, "down"))
+        parts.tailer.step()
+        insert_cycle(parts.writer, dict.fromkeys(items, "healthy"))
+        parts.tailer.step()
+
+
+def _scripted(answers: list[Answer], then: Answer) -> Callable[[Received], Answer]:
+    lock = threading.Lock()
+    remaining = list(answers)
+
+    def script(_received: Received) -> Answer:
+        with lock:
+            return remaining.pop(0) if remaining else then
+
+    return script
+
+
+def test_delivered_alert_carries_id_in_body_and_idempotency_key(
+    make_parts: Callable[..., Parts],
+) -> None:
+    with receiving() as hook:
+        parts = make_parts(webhook_url=hook.url)
+        _down_then_up(parts, ["api"], 1)
+        parts.run_deliverer()
+        wait_for(lambda: len(hook.bodies()) == 2, timeout=10)
+        down, up = hook.accepted
+        assert down.json()["event"] == "service_down" and up.json()["event"] == "service_recovered"
+        assert down.headers["idempotency-key"] == down.json()["id"]
+        assert down.headers["content-type"].startswith("application/json")
+        wait_for(lambda: [r[3] for r in outbox_rows(parts.db)] == ["delivered"] * 2, timeout=5)
+
+
+def test_webhook_answering_500_then_200_gets_every_alert_in_order_once(
+    make_parts: Callable[..., Parts],
+) -> None:
+    """The 500 phase lasts 25 requests (a few seconds at ALERT_RETRY_BASE 0.05 s), not a minute."""
+    script = _scripted([Answer(500, body=b"n8n down")] * 25, Answer(200))
+    with receiving(script) as hook:
+        parts = make_parts(webhook_url=hook.url)
+        _down_then_up(parts, ["api", "db"], 3)
+        parts.run_deliverer()
+        wait_for(lambda: len(hook.bodies()) == 12, timeout=30)
+        ids = [b["id"] for b in hook.bodies()]
+        assert len(set(ids)) == 12
+        created = [r[0] for r in outbox_rows(parts.db)]
+        for item in ("api", "db"):
+            got = [b["id"] for b in hook.bodies() if b["item"] == item]
+            assert got == [i for i in created if i in got]  # per-item creation order
+            events = [b["event"] for b in hook.bodies() if b["item"] == item]
+            assert events == ["service_down", "service_recovered"] * 3
+        wait_for(lambda: all(r[3] == "delivered" for r in outbox_rows(parts.db)), timeout=5)
+        assert len(hook.all_requests()) == 12 + 25
+
+
+def test_webhook_answering_400_is_failed_and_not_retried(make_parts: Callable[..., Parts]) -> None:
+    script = _scripted([Answer(400, body=b"bad payload " + b"x" * 2000)], Answer(200))
+    with receiving(script) as hook:
+        parts = make_parts(webhook_url=hook.url)
+        insert_cycle(parts.writer, {"api": "down"})
+        parts.tailer.step()
+        parts.run_deliverer()
+        wait_for(lambda: outbox_rows(parts.db)[0][3] == "failed", timeout=10)
+        row = parts.db.execute_sql(
+            "SELECT attempts, last_status_code, last_error FROM alert_outbox"
+        ).fetchone()
+        assert row[0] == 1 and row[1] == 400
+        assert row[2].startswith("HTTP 400: bad payload") and len(row[2]) < 400
+        time.sleep(0.5)  # several retry periods: nothing more may be sent
+        assert len(hook.all_requests()) == 1
+
+
+def test_hanging_webhook_times_out_and_is_retried(make_parts: Callable[..., Parts]) -> None:
+    script = _scripted([Answer(200, hang=30)], Answer(200))
+    with receiving(script) as hook:
+        parts = make_parts(webhook_url=hook.url, webhook_timeout=0.5)
+        insert_cycle(parts.writer, {"api": "down"})
+        parts.tailer.step()
+        parts.run_deliverer()
+        wait_for(lambda: outbox_rows(parts.db)[0][3] == "delivered", timeout=10)
+        assert len(hook.all_requests()) == 2
+        assert outbox_rows(parts.db)[0][4] == 2
+        assert parts.stats.snapshot().alerts[("service_down", "retry")] == 1
+
+
+def test_429_retry_after_is_honoured(make_parts: Callable[..., Parts]) -> None:
+    script = _scripted([Answer(429, headers={"Retry-After": "1"})], Answer(200))
+    with receiving(script) as hook:
+        parts = make_parts(webhook_url=hook.url)
+        insert_cycle(parts.writer, {"api": "down"})
+        parts.tailer.step()
+        parts.run_deliverer()
+        wait_for(lambda: len(hook.bodies()) == 1, timeout=10)
+        first, second = hook.all_requests()
+        assert second.at - first.at >= 0.95
+
+
+def test_other_items_are_not_blocked_but_item_order_is_kept(
+    make_parts: Callable[..., Parts],
+) -> None:
+    def script(received: Received) -> Answer:
+        body = received.json()
+        first_api_alert = body["item"] == "api" and body["event"] == "service_down"
+        seen = sum(1 for r in hook.all_requests() if r.json()["id"] == body["id"])
+        rejected = first_api_alert and seen <= 3
+        return Answer(503) if rejected else Answer(200)
+
+    with receiving(script) as hook:
+        parts = make_parts(webhook_url=hook.url)
+        _down_then_up(parts, ["api", "db"], 1)
+        parts.run_deliverer()
+        wait_for(lambda: len(hook.bodies()) == 4, timeout=15)
+        order = [(b["item"], b["event"]) for b in hook.bodies()]
+        assert order.index(("db", "service_recovered")) < order.index(("api", "service_down"))
+        assert order.index(("api", "service_down")) < order.index(("api", "service_recovered"))
+        api_requests = [r.json()["event"] for r in hook.all_requests() if r.json()["item"] == "api"]
+        assert api_requests == ["service_down"] * 4 + ["service_recovered"]
+
+
+def test_alert_older_than_max_age_is_expired_not_sent(make_parts: Callable[..., Parts]) -> None:
+    with receiving(lambda _r: Answer(500)) as hook:
+        parts = make_parts(webhook_url=hook.url, max_age=0.5)
+        insert_cycle(parts.writer, {"api": "down"})
+        parts.tailer.step()
+        parts.run_deliverer()
+        wait_for(lambda: outbox_rows(parts.db)[0][3] == "expired", timeout=10)
+        sent = len(hook.all_requests())
+        assert sent >= 1
+        time.sleep(0.3)
+        assert len(hook.all_requests()) == sent
+        assert parts.stats.snapshot().alerts[("service_down", "expired")] == 1
+
+
+def test_unreachable_webhook_error_stored_without_the_secret_url(
+    make_parts: Callable[..., Parts],
+) -> None:
+    from tests.support import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/webhook/s3cr3t-path-token"
+    parts = make_parts(webhook_url=url)
+    from hbmon.logs import register_secrets
+
+    register_secrets(parts.config.secrets)
+    insert_cycle(parts.writer, {"api": "down"})
+    parts.tailer.step()
+    parts.deliverer.step()
+    row = parts.db.execute_sql("SELECT state, attempts, last_error FROM alert_outbox").fetchone()
+    assert row[0] == "pending" and row[1] == 1
+    assert row[2].startswith("connection:")
+    assert "s3cr3t" not in row[2]
+
+
+def test_without_webhook_alerts_are_logged_and_not_left_pending(
+    make_parts: Callable[..., Parts],
+) -> None:
+    parts = make_parts(webhook_url=None)
+    _down_then_up(parts, ["api"], 2)
+    assert [r[3] for r in outbox_rows(parts.db)] == ["logged"] * 4
+    assert parts.stats.snapshot().alerts[("service_down", "logged")] == 2
