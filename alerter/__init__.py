@@ -1,0 +1,1 @@
+"""The alerter: tails the exporter's database, debounces, and delivers alerts and heartbeats."""

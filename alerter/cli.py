@@ -1,0 +1,71 @@
+"""`heartbeat-alerter`: parse the configuration once, then run until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from alerter.app import Alerter
+from alerter.config import AlerterConfig
+from hbmon.envconfig import EXIT_CONFIG_ERROR, ConfigError, merged_environment
+from hbmon.logs import configure, get_logger, register_secrets
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="heartbeat-alerter",
+        description="Tail the heartbeat-monitor database, debounce, deliver alerts, heartbeat.",
+    )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="print the resolved configuration (secrets redacted) and exit",
+    )
+    parser.add_argument("--env-file", type=Path, default=Path(".env"), help="default: ./.env")
+    return parser.parse_args(argv)
+
+
+def load_config(env_file: Path) -> AlerterConfig:
+    return AlerterConfig.from_env(merged_environment(os.environ, env_file))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = load_config(args.env_file)
+    except ConfigError as exc:
+        print("heartbeat-alerter: invalid configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    if args.check_config:
+        for key, value in config.redacted().items():
+            print(f"{key}={value}")
+        return 0
+    register_secrets(config.secrets)
+    configure(config.log_level, config.log_format, process="alerter")
+    return run(config)
+
+
+def run(config: AlerterConfig) -> int:
+    log = get_logger("alerter")
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("alerter.stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        alerter = Alerter(config)
+    except Exception as exc:
+        log.error("alerter.start_failed", error=str(exc))
+        return 1
+    return 0 if alerter.run(stop) else 1
