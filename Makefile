@@ -1,4 +1,5 @@
 # Targets shared by people and CI. `make run` and `make test` need nothing but python3.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -17,8 +18,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,lint]"
 	touch $@ $(VENV)/.installed
 
+# Both processes on the embedded defaults (or ./.env); one Ctrl-C stops both.
 run: $(VENV)/.installed
-	$(BIN)/heartbeat-exporter
+	@$(BIN)/heartbeat-exporter & e=$$!; $(BIN)/heartbeat-alerter & a=$$!; \
+	trap 'kill -TERM $$e $$a 2>/dev/null; wait' INT TERM; \
+	wait -n; kill -TERM $$e $$a 2>/dev/null; wait
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
@@ -30,6 +34,8 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/cycle_bench.py
+	$(BIN)/python bench/http_phases.py
+	$(BIN)/python bench/alert_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -59,6 +59,13 @@ def describe(config: ExporterConfig) -> list[str]:
         f"INTERNAL_DNS_OVERRIDE_IP={override.ip if override else ''}",
         f"INTERNAL_DNS_OVERRIDE_MODE={override.mode.value if override else ''}",
         f"INTERNAL_DNS_OVERRIDE_HOSTS={','.join(override.hosts) if override else ''}",
+        f"DOCKER_HOST={config.docker_host or 'unix:///var/run/docker.sock'}",
+        f"HTTP_CA_BUNDLE={config.ca_bundle or ''}",
+        f"HTTP_MAX_REDIRECTS={config.max_redirects}",
+        f"HTTP_MAX_BODY_BYTES={config.max_body_bytes}",
+        f"PROBE_MAX_WORKERS={config.max_workers}",
+        f"LOG_LEVEL={config.log_level}",
+        f"LOG_FORMAT={config.log_format or 'auto'}",
         f"services: {len(config.services)}",
     ]
     for spec in config.services:

@@ -80,7 +80,7 @@ class ExporterConfig:
         config = cls(
             services=_services(reader),
             interval=interval,
-            service_timeout=reader.number("SERVICE_TIMEOUT_SECONDS", 2.0),
+            service_timeout=reader.number("SERVICE_TIMEOUT_SECONDS", _default_timeout(interval)),
             db_path=Path(reader.string("SQLITE_DB_PATH", "data/metrics.db")),
             tz=reader.timezone("TZ"),
             ping_url=reader.url("PING_URL") or "http://www.google.com",
@@ -106,6 +106,11 @@ def _url_credentials(service: ServiceSpec) -> list[str]:
         return []
     parts = urlsplit(service.target)
     return [v for v in (parts.password, parts.query) if v]
+
+
+def _default_timeout(interval: float) -> float:
+    """2 s, or less when a short interval would not leave room for it (only if not set)."""
+    return min(2.0, round(interval / 2, 3))
 
 
 def _existing_file(reader: EnvReader, name: str) -> Path | None:

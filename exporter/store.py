@@ -26,6 +26,23 @@ _COLUMN_FACTS = {
     base.FACT_RESTART_COUNT: "restart_count",
 }
 
+_CHECK_COLUMNS = (
+    "cycle_id",
+    "service_name",
+    "kind",
+    "status",
+    "status_code",
+    "latency_ms",
+    "error_message",
+    *(f"{phase}_ms" for phase in base.PHASES),
+    *_COLUMN_FACTS.values(),
+    "details",
+)
+_INSERT_CHECK = (
+    f"INSERT INTO service_checks ({', '.join(_CHECK_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _CHECK_COLUMNS)})"
+)
+
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000.0, 3)
@@ -48,7 +65,9 @@ class Store:
             row = MonitoringCycle.create(**self._cycle_row(cycle))
             checks = [self._check_row(row.id, outcome) for outcome in cycle.services]
             if checks:
-                ServiceCheck.insert_many(checks).execute()
+                # executemany on plain tuples: peewee's insert_many costs ~0.2 ms per row here.
+                values = [tuple(check[c] for c in _CHECK_COLUMNS) for check in checks]
+                self.database.cursor().executemany(_INSERT_CHECK, values)
         return int(row.id)
 
     def _cycle_row(self, cycle: Cycle) -> dict[str, Any]:
@@ -74,7 +93,7 @@ class Store:
     def _check_row(cycle_id: int, outcome: ServiceOutcome) -> dict[str, Any]:
         result = outcome.result
         row: dict[str, Any] = {
-            "cycle": cycle_id,
+            "cycle_id": cycle_id,
             "service_name": outcome.spec.name,
             "kind": outcome.spec.kind,
             "status": result.status.value,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import peewee
+from playhouse.sqlite_ext import AutoIncrementField
 
 
 class _Model(peewee.Model):
@@ -18,7 +19,9 @@ class _Model(peewee.Model):
 
 
 class MonitoringCycle(_Model):
-    id = peewee.AutoField()
+    # AUTOINCREMENT: ids never repeat, even after retention deleted every row (the alerter's
+    # cursor is a cycle id).
+    id = AutoIncrementField()
     started_at = peewee.FloatField(index=True)  # UTC epoch seconds of the grid tick
     timestamp_local = peewee.TextField()
     cpu_percent = peewee.FloatField(null=True)
