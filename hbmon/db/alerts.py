@@ -10,7 +10,7 @@ from typing import Any
 
 import peewee
 
-from hbmon.db.connection import component_version, set_component_version
+from hbmon.db.connection import migrate_component
 
 COMPONENT = "alerter"
 SCHEMA_VERSION = 1
@@ -97,23 +97,10 @@ MODELS: tuple[type[Any], ...] = (AlerterCursor, AlertItem, AlertOutbox, Heartbea
 TABLES = tuple(model._meta.table_name for model in MODELS)
 
 
-class AlerterSchemaError(Exception):
-    """The alerter's tables are newer than this code understands; nothing was changed."""
-
-
 def bind(database: peewee.SqliteDatabase) -> None:
     database.bind(MODELS, bind_refs=False, bind_backrefs=False)
 
 
 def migrate(database: peewee.SqliteDatabase) -> None:
     """Bring the alerter's tables to SCHEMA_VERSION in one transaction, or change nothing."""
-    bind(database)
-    with database.atomic("IMMEDIATE"):
-        current = component_version(database, COMPONENT)
-        if current > SCHEMA_VERSION:
-            raise AlerterSchemaError(
-                f"alerter schema version {current} is newer than this alerter understands "
-                f"({SCHEMA_VERSION}); upgrade heartbeat-monitor"
-            )
-        database.create_tables(MODELS, safe=True)
-        set_component_version(database, COMPONENT, SCHEMA_VERSION)
+    migrate_component(database, COMPONENT, SCHEMA_VERSION, MODELS)

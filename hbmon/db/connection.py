@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import peewee
+
+
+class SchemaError(Exception):
+    """The database cannot be used or migrated; the file was left as it was."""
+
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -41,3 +48,26 @@ def set_component_version(database: peewee.SqliteDatabase, component: str, versi
         "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
         (component, version),
     )
+
+
+def migrate_component(
+    database: peewee.SqliteDatabase,
+    component: str,
+    version: int,
+    models: Sequence[type[Any]],
+    *,
+    first_time: Callable[[peewee.SqliteDatabase], None] | None = None,
+) -> None:
+    """Bring one component's tables to `version` in one transaction, or change nothing."""
+    database.bind(models, bind_refs=False, bind_backrefs=False)
+    with database.atomic("IMMEDIATE"):
+        current = component_version(database, component)
+        if current > version:
+            raise SchemaError(
+                f"{component} schema version {current} is newer than this heartbeat-monitor "
+                f"understands ({version}); upgrade heartbeat-monitor"
+            )
+        if current == 0 and first_time is not None:
+            first_time(database)
+        database.create_tables(models, safe=True)
+        set_component_version(database, component, version)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import peewee
 
-from hbmon.db.connection import component_version, set_component_version
+from hbmon.db.connection import SchemaError, migrate_component
 from hbmon.db.cycles import MODELS
 
 COMPONENT = "exporter"
@@ -15,10 +15,7 @@ SCHEMA_VERSION = 1
 # The previous agent wrote naive or offset timestamps "in Lima time" into `timestamp_lima`.
 _LEGACY_ZONE = ZoneInfo("America/Lima")
 _LEGACY_STATUS = {"unhealthy": "down"}
-
-
-class SchemaError(Exception):
-    """The database cannot be used or migrated; the file was left as it was."""
+__all__ = ["COMPONENT", "SCHEMA_VERSION", "SchemaError", "bind", "migrate"]
 
 
 def bind(database: peewee.SqliteDatabase) -> None:
@@ -27,18 +24,12 @@ def bind(database: peewee.SqliteDatabase) -> None:
 
 def migrate(database: peewee.SqliteDatabase) -> None:
     """Bring the exporter's tables to SCHEMA_VERSION in one transaction, or change nothing."""
-    bind(database)
-    with database.atomic("IMMEDIATE"):
-        current = component_version(database, COMPONENT)
-        if current > SCHEMA_VERSION:
-            raise SchemaError(
-                f"database schema version {current} is newer than this exporter "
-                f"understands ({SCHEMA_VERSION}); upgrade heartbeat-monitor"
-            )
-        if current == 0 and _is_legacy(database):
-            _migrate_legacy(database)
-        database.create_tables(MODELS, safe=True)
-        set_component_version(database, COMPONENT, SCHEMA_VERSION)
+    migrate_component(database, COMPONENT, SCHEMA_VERSION, MODELS, first_time=_adopt_legacy)
+
+
+def _adopt_legacy(database: peewee.SqliteDatabase) -> None:
+    if _is_legacy(database):
+        _migrate_legacy(database)
 
 
 def _columns(database: peewee.SqliteDatabase, table: str) -> dict[str, str]:
