@@ -13,6 +13,7 @@ from hbmon.envconfig import EnvReader, ListenAddress
 from hbmon.netpolicy import DnsOverride, IpFamily, NetPolicy, OverrideMode
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # CR, LF, NUL...: header injection
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 URL_PREFIX = "SERVICE_URL_"
@@ -66,6 +67,7 @@ class ExporterConfig:
         """Every value that must never be logged, stored or exported."""
         values = [value for service in self.services for _, value in service.headers]
         values += [p for s in self.services for p in _url_credentials(s)]
+        values += _url_credentials(ServiceSpec(name="-", kind="http", target=self.ping_url))
         return tuple(values)
 
     def cycle_deadline(self) -> float:
@@ -202,7 +204,7 @@ def _headers(reader: EnvReader, name: str) -> tuple[tuple[str, str], ...]:
     for index, pair in enumerate(raw.split(","), start=1):
         key, sep, value = pair.partition(":")
         key, value = key.strip(), value.strip()
-        if not sep or not _HEADER_NAME.match(key) or not value or "\n" in value:
+        if not sep or not _HEADER_NAME.match(key) or not value or _CONTROL.search(value):
             reader.problem(
                 variable,
                 raw,

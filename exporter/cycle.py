@@ -12,7 +12,7 @@ from typing import Any
 from exporter.config import ServiceSpec
 from exporter.host import HostSample
 from exporter.probes.base import ProbeDeps, ProbeFn, ProbeResult
-from hbmon.logs import get_logger
+from hbmon.logs import get_logger, redact_text
 from hbmon.status import Status
 
 log = get_logger("exporter.cycle")
@@ -123,7 +123,8 @@ def _guarded(
         return probe(spec, timeout=timeout, deps=deps)
     except Exception as exc:
         log.exception("probe.crashed", service=spec.name, kind=spec.kind)
-        return ProbeResult(Status.UNKNOWN, reason=f"probe error: {type(exc).__name__}: {exc}")
+        detail = redact_text(str(exc))[:200]
+        return ProbeResult(Status.UNKNOWN, reason=f"probe error: {type(exc).__name__}: {detail}")
 
 
 def _container_count(deps: ProbeDeps) -> int | None:

@@ -101,7 +101,10 @@ class Exporter:
     def run(self, probes: Probing, stop: threading.Event) -> None:
         interval = self.config.interval
         tick, skipped = first_tick(time.time(), interval), 0
-        while not stop.wait(max(tick - time.time(), 0.0)):
+        while not stop.wait(self._until(tick)):
+            if tick - time.time() > 0.001:  # woke early: the wall clock went back, realign
+                tick = first_tick(time.time(), interval)
+                continue
             try:
                 cycle = probes.run_cycle(tick, skipped, stop)
             except CycleAborted:
@@ -116,6 +119,10 @@ class Exporter:
                     skipped_ticks=following.skipped,
                 )
             tick, skipped = following.at, following.skipped
+
+    def _until(self, tick: float) -> float:
+        """Seconds to wait for `tick`; never more than one interval, even if the clock jumped."""
+        return min(max(tick - time.time(), 0.0), self.config.interval)
 
     def _record(self, cycle: Cycle) -> None:
         cycle_id = self._persist(cycle)
@@ -144,7 +151,7 @@ class Exporter:
             while self._backlog:
                 cycle_id = self.store.write(self._backlog[0])
                 self._backlog.popleft()
-        except peewee.OperationalError as exc:
+        except peewee.DatabaseError as exc:
             log.error("cycle.store_failed", error=str(exc), backlog=len(self._backlog))
             return None
         return cycle_id
@@ -154,6 +161,10 @@ class Exporter:
         if now - self._last_prune < PRUNE_EVERY_SECONDS:
             return
         self._last_prune = now
-        deleted = self.store.prune(now - self.config.retention_days * 86400.0)
+        try:
+            deleted = self.store.prune(now - self.config.retention_days * 86400.0)
+        except peewee.DatabaseError as exc:  # a locked database must not stop the probing
+            log.error("retention.failed", error=str(exc))
+            return
         if deleted:
             log.info("retention.pruned", cycles=deleted, retention_days=self.config.retention_days)

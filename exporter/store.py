@@ -38,8 +38,9 @@ _CHECK_COLUMNS = (
     *_COLUMN_FACTS.values(),
     "details",
 )
+# Only our own column names are interpolated; values go through placeholders.
 _INSERT_CHECK = (
-    f"INSERT INTO service_checks ({', '.join(_CHECK_COLUMNS)}) "
+    f"INSERT INTO service_checks ({', '.join(_CHECK_COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join('?' for _ in _CHECK_COLUMNS)})"
 )
 
@@ -54,7 +55,7 @@ class Store:
     def __init__(self, path: Path, tz: ZoneInfo) -> None:
         self._tz = tz
         self.database: peewee.SqliteDatabase = open_database(path)
-        migrate(self.database)
+        migrate(self.database, tz)
 
     def close(self) -> None:
         self.database.close()

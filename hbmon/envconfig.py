@@ -61,6 +61,13 @@ def merged_environment(env: Mapping[str, str], dotenv: Path | None) -> dict[str,
     return merged
 
 
+def _zone_key(path: str) -> str:
+    """`/etc/localtime` usually links into the zoneinfo tree: name the zone after the link."""
+    target = str(Path(path).resolve())
+    _, found, key = target.partition("zoneinfo/")
+    return key if found else path
+
+
 def show(value: str) -> str:
     """Quote a value for an error message so that empty and blank values stay visible."""
     return repr(value)
@@ -133,10 +140,15 @@ class EnvReader:
         return value.lower()
 
     def timezone(self, name: str, default: str = "UTC") -> ZoneInfo:
+        """An IANA name, or glibc's `:/path/to/zonefile` form (e.g. `TZ=:/etc/localtime`)."""
         value = self.string(name, default)
+        key = value.removeprefix(":")
         try:
-            return ZoneInfo(value.lstrip(":"))
-        except (ZoneInfoNotFoundError, ValueError):
+            if key.startswith("/"):
+                with Path(key).open("rb") as zonefile:
+                    return ZoneInfo.from_file(zonefile, key=_zone_key(key))
+            return ZoneInfo(key)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             self.problem(name, value, "is not an IANA time zone (e.g. UTC, America/Lima)")
             return ZoneInfo(default)
 

@@ -40,12 +40,14 @@ class StatusServer:
         owner = self
         self.status = status
         self.hits = 0
+        self.hit_times: list[float] = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
                 owner.hits += 1
+                owner.hit_times.append(time.time())
                 body = b"ok\n" if owner.status < 400 else b"failing\n"
                 self.send_response(owner.status)
                 self.send_header("Content-Length", str(len(body)))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import peewee
@@ -15,6 +17,9 @@ SCHEMA_VERSION = 1
 # The previous agent wrote naive or offset timestamps "in Lima time" into `timestamp_lima`.
 _LEGACY_ZONE = ZoneInfo("America/Lima")
 _LEGACY_STATUS = {"unhealthy": "down"}
+_UTC = ZoneInfo("UTC")
+_URL_CREDENTIALS = re.compile(r"(\w+://)[^/\s@]*@")
+_URL_QUERY = re.compile(r"\?[^\s'\")]*")
 __all__ = ["COMPONENT", "SCHEMA_VERSION", "SchemaError", "bind", "migrate"]
 
 
@@ -22,14 +27,17 @@ def bind(database: peewee.SqliteDatabase) -> None:
     database.bind(MODELS, bind_refs=False, bind_backrefs=False)
 
 
-def migrate(database: peewee.SqliteDatabase) -> None:
-    """Bring the exporter's tables to SCHEMA_VERSION in one transaction, or change nothing."""
-    migrate_component(database, COMPONENT, SCHEMA_VERSION, MODELS, first_time=_adopt_legacy)
+def migrate(database: peewee.SqliteDatabase, tz: ZoneInfo = _UTC) -> None:
+    """Bring the exporter's tables to SCHEMA_VERSION in one transaction, or change nothing.
 
+    `tz` renders `timestamp_local` of cycles migrated from the previous agent's database.
+    """
 
-def _adopt_legacy(database: peewee.SqliteDatabase) -> None:
-    if _is_legacy(database):
-        _migrate_legacy(database)
+    def adopt_legacy(db: peewee.SqliteDatabase) -> None:
+        if _is_legacy(db):
+            _migrate_legacy(db, tz)
+
+    migrate_component(database, COMPONENT, SCHEMA_VERSION, MODELS, first_time=adopt_legacy)
 
 
 def _columns(database: peewee.SqliteDatabase, table: str) -> dict[str, str]:
@@ -49,7 +57,7 @@ def _legacy_epoch(text: str) -> float:
     return moment.timestamp()
 
 
-def _migrate_legacy(database: peewee.SqliteDatabase) -> None:
+def _migrate_legacy(database: peewee.SqliteDatabase, tz: ZoneInfo) -> None:
     """Copy the previous agent's history into the new tables, then drop the old ones."""
     cycle_columns = _columns(database, "monitoring_cycles")
     if "timestamp_lima" not in cycle_columns:
@@ -62,14 +70,17 @@ def _migrate_legacy(database: peewee.SqliteDatabase) -> None:
     if has_checks:
         database.execute_sql("ALTER TABLE service_checks RENAME TO legacy_service_checks")
     database.create_tables(MODELS, safe=False)
-    id_map = _copy_legacy_cycles(database, cycle_columns)
+    id_map = _copy_legacy_cycles(database, _read_legacy_cycles(database, cycle_columns), tz)
     if has_checks:
         _copy_legacy_checks(database, id_map)
         database.execute_sql("DROP TABLE legacy_service_checks")
     database.execute_sql("DROP TABLE legacy_monitoring_cycles")
 
 
-def _copy_legacy_cycles(database: peewee.SqliteDatabase, columns: dict[str, str]) -> dict[str, int]:
+def _read_legacy_cycles(
+    database: peewee.SqliteDatabase, columns: dict[str, str]
+) -> list[tuple[float, tuple[Any, ...]]]:
+    """The old cycles with their start as UTC epoch seconds, oldest first."""
     internet = "internet_status" if "internet_status" in columns else "internet_ok"
     optional = {c: (c if c in columns else "NULL") for c in ("uptime_seconds", "cycle_duration_ms")}
     # Only column names this module chose are interpolated, never data.
@@ -78,40 +89,48 @@ def _copy_legacy_cycles(database: peewee.SqliteDatabase, columns: dict[str, str]
         f"{optional['uptime_seconds']}, container_count, {internet}, ping_ms, "
         f"{optional['cycle_duration_ms']} FROM legacy_monitoring_cycles"
     )
-    rows = database.execute_sql(query).fetchall()
     parsed = []
-    for row in rows:
+    for row in database.execute_sql(query).fetchall():
         try:
-            parsed.append((_legacy_epoch(str(row[1])), row))
+            parsed.append((_legacy_epoch(str(row[1])), tuple(row)))
         except ValueError as exc:
             raise SchemaError(
                 f"legacy cycle {row[0]!r} has an unreadable timestamp_lima {row[1]!r}; "
                 "the database was not changed"
             ) from exc
+    return sorted(parsed, key=lambda item: item[0])
+
+
+def _copy_legacy_cycles(
+    database: peewee.SqliteDatabase, cycles: list[tuple[float, tuple[Any, ...]]], tz: ZoneInfo
+) -> dict[str, int]:
     id_map: dict[str, int] = {}
-    for epoch, row in sorted(parsed, key=lambda item: item[0]):
+    for epoch, row in cycles:
+        local = datetime.fromtimestamp(epoch, tz).isoformat(timespec="seconds")
+        uptime = None if row[6] is None else int(row[6])
+        values = (epoch, local, *row[2:6], uptime, row[7], _legacy_internet(row[8]), row[9])
         cursor = database.execute_sql(
             "INSERT INTO monitoring_cycles (started_at, timestamp_local, cpu_percent, "
             "ram_percent, ram_used_mb, disk_percent, uptime_seconds, container_count, "
             "internet_status, ping_ms, cycle_duration_ms, skipped_ticks, completed_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
-            (
-                epoch,
-                str(row[1]),
-                row[2],
-                row[3],
-                row[4],
-                row[5],
-                None if row[6] is None else int(row[6]),
-                row[7],
-                "healthy" if row[8] else "down",
-                row[9],
-                row[10] or 0.0,
-                epoch,
-            ),
+            (*values, row[10] or 0.0, epoch),
         )
         id_map[str(row[0])] = int(cursor.lastrowid)
     return id_map
+
+
+def _legacy_internet(value: object) -> str:
+    """The old column was a BOOLEAN (0/1), sometimes text; only a clear yes is healthy."""
+    return "healthy" if str(value).strip().lower() in {"1", "true", "healthy", "ok"} else "down"
+
+
+def _scrub(message: object) -> str | None:
+    """Old error messages embed request URLs: keep them without credentials or query."""
+    if message is None:
+        return None
+    text = _URL_CREDENTIALS.sub(r"\1", str(message))
+    return _URL_QUERY.sub("", text)
 
 
 def _copy_legacy_checks(database: peewee.SqliteDatabase, id_map: dict[str, int]) -> None:
@@ -122,18 +141,16 @@ def _copy_legacy_checks(database: peewee.SqliteDatabase, id_map: dict[str, int])
         f"SELECT cycle_id, service_name, {url}, status, status_code, latency_ms, "  # noqa: S608
         "error_message FROM legacy_service_checks ORDER BY id"
     )
-    rows = database.execute_sql(query).fetchall()
-    for row in rows:
+    rows = []
+    for row in database.execute_sql(query).fetchall():
         cycle_id = id_map.get(str(row[0]))
         if cycle_id is None:
             continue  # an orphan check of a cycle that never existed: nothing to attach it to
         kind = "docker" if str(row[2] or "").startswith("docker:") else "http"
         status = _LEGACY_STATUS.get(str(row[3]), str(row[3]))
-        try:
-            database.execute_sql(
-                "INSERT INTO service_checks (cycle_id, service_name, kind, status, "
-                "status_code, latency_ms, error_message) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (cycle_id, row[1], kind, status, row[4], row[5], row[6]),
-            )
-        except peewee.IntegrityError as exc:
-            raise SchemaError(f"legacy service check could not be copied: {exc}") from exc
+        rows.append((cycle_id, row[1], kind, status, row[4], row[5], _scrub(row[6])))
+    database.cursor().executemany(
+        "INSERT INTO service_checks (cycle_id, service_name, kind, status, "
+        "status_code, latency_ms, error_message) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )

@@ -206,3 +206,20 @@ def test_defaults_match_the_previous_agent() -> None:
     assert str(config.listen) == "0.0.0.0:9877"
     assert config.retention_days == 30.0
     assert config.services == ()
+
+
+def test_glibc_style_tz_file_is_accepted() -> None:
+    config = ExporterConfig.from_env({"TZ": ":/etc/localtime"})
+    assert config.tz.key  # named after the zoneinfo file /etc/localtime links to
+
+
+def test_header_values_with_control_characters_are_rejected() -> None:
+    with pytest.raises(ConfigError, match="SERVICE_HEADERS_api=<redacted>"):
+        ExporterConfig.from_env(
+            {"SERVICE_URL_api": "http://x.test/", "SERVICE_HEADERS_api": "X-A:ok\rInjected: 1"}
+        )
+
+
+def test_ping_url_credentials_are_secrets() -> None:
+    config = ExporterConfig.from_env({"PING_URL": "https://u:pingpass@probe.test/?key=pingkey"})
+    assert {"pingpass", "key=pingkey"} <= set(config.secrets)

@@ -98,6 +98,9 @@ def test_cycles_sit_on_the_grid_and_every_check_is_stored(
         stop(process)
     starts = [row[0] for row in query(db, "SELECT started_at FROM monitoring_cycles ORDER BY id")]
     assert all(float(s) == int(float(s)) for s in starts)  # type: ignore[arg-type]
+    # The probes really ran on the grid: each request arrived just after a whole second.
+    assert len(failing_server.hit_times) >= 3
+    assert all(t % 1.0 < 0.3 for t in failing_server.hit_times), failing_server.hit_times
     checks = query(
         db,
         "SELECT service_name, status, status_code FROM service_checks "
@@ -153,6 +156,54 @@ def test_sigterm_stops_within_a_second_without_losing_the_cycle(
     assert took < 1.0
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
     assert "exporter.stopped" in (tmp_path / "exporter.log").read_text()
+
+
+class BlackHole:
+    """Accepts connections and never answers: a probe of it is in flight until its budget ends."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_sigterm_during_probing_stops_within_a_second_and_stores_no_partial_cycle(
+    tmp_path: Path, healthy_server: StatusServer
+) -> None:
+    hole = BlackHole()
+    env = exporter_env(
+        tmp_path,
+        healthy_server,
+        LOOP_INTERVAL_SECONDS="3",
+        SERVICE_TIMEOUT_SECONDS="2",
+        SERVICE_URL_web=healthy_server.url,
+        SERVICE_URL_hole=hole.url,
+    )
+    db = tmp_path / "metrics.db"
+    process = start(tmp_path, env)
+    try:
+        wait_for(lambda: cycles_stored(db) >= 1, timeout=20)
+        stored = cycles_stored(db)
+        # web and the internet check both hit this server: more hits means the next cycle began
+        wait_for(lambda: healthy_server.hits > 2 * stored, timeout=10)
+        process.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        code = process.wait(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        stop(process)
+        hole.close()
+    assert code == 0
+    assert took < 1.0
+    assert cycles_stored(db) == stored
+    assert query(db, "SELECT COUNT(*) FROM service_checks") == [(2 * stored,)]
+    assert "cycle.aborted" in (tmp_path / "exporter.log").read_text()
 
 
 def test_kill_9_mid_run_leaves_a_consistent_database(

@@ -174,9 +174,14 @@ def write_legacy(path: Path, stamps: list[str]) -> None:
             )
             conn.execute(
                 "INSERT INTO service_checks (cycle_id, service_name, service_url, status,"
-                " status_code, latency_ms) VALUES (?, 'api', 'https://u:secret@api.test/', ?,"
-                " 503, 12.5)",
-                (f"uuid-{n}", "unhealthy" if n else "healthy"),
+                " status_code, latency_ms, error_message) VALUES (?, 'api',"
+                " 'https://u:secret@api.test/', ?, 503, 12.5, ?)",
+                (
+                    f"uuid-{n}",
+                    "unhealthy" if n else "healthy",
+                    "HTTPSConnectionPool(host='api.test'): Max retries exceeded with url:"
+                    " /health?token=s3cret (Caused by https://u:pw@api.test/health?token=s3cret)",
+                ),
             )
             conn.execute(
                 "INSERT INTO service_checks (cycle_id, service_name, service_url, status)"
@@ -191,7 +196,7 @@ def test_previous_agent_database_is_migrated_keeping_history(tmp_path: Path) -> 
     Store(path, LIMA).close()
     cycles = rows(path, "SELECT id, started_at, timestamp_local FROM monitoring_cycles ORDER BY id")
     assert cycles == [
-        (1, 1735830000.0, "2025-01-02T10:00:00"),  # naive stamps were Lima time
+        (1, 1735830000.0, "2025-01-02T10:00:00-05:00"),  # naive stamps were Lima time
         (2, 1735830010.0, "2025-01-02T10:00:10-05:00"),
     ]
     checks = rows(
@@ -205,7 +210,24 @@ def test_previous_agent_database_is_migrated_keeping_history(tmp_path: Path) -> 
     ]
     dump = "\n".join(sqlite3.connect(path).iterdump())
     assert "secret@" not in dump
+    assert "s3cret" not in dump
+    assert "pw@" not in dump
+    assert rows(path, "SELECT DISTINCT error_message FROM service_checks WHERE kind = 'http'") == [
+        (
+            "HTTPSConnectionPool(host='api.test'): Max retries exceeded with url:"
+            " /health (Caused by https://api.test/health)",
+        )
+    ]
     assert rows(path, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_legacy_text_internet_status_is_not_read_as_healthy(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.db"
+    write_legacy(path, ["2025-01-02T10:00:00"])
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE monitoring_cycles SET internet_status = 'down'")
+    Store(path, LIMA).close()
+    assert rows(path, "SELECT internet_status FROM monitoring_cycles") == [("down",)]
 
 
 def test_unreadable_legacy_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
