@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean test-deploy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/cycle_bench.py
 	$(BIN)/python bench/http_phases.py
 	$(BIN)/python bench/alert_latency.py
+
+# Builds both images on the local Docker engine (offline: debootstrapped base, host-built wheels)
+# and runs the compose stack end to end; see "Testing the deployment" in the README.
+test-deploy: $(VENV)/.installed
+	PYTHON=$(BIN)/python deploy/scripts/test-deploy.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
