@@ -57,7 +57,7 @@ class ExporterConfig:
     disk_path: str = "/"
     max_redirects: int = 5
     max_body_bytes: int = 65536
-    max_workers: int = 64
+    max_workers: int = 32
     docker_host: str | None = None
     ca_bundle: Path | None = None
     net: NetPolicy = field(default_factory=NetPolicy)
@@ -93,7 +93,7 @@ class ExporterConfig:
             disk_path=reader.string("DISK_PATH", "/"),
             max_redirects=reader.integer("HTTP_MAX_REDIRECTS", 5, minimum=0),
             max_body_bytes=reader.integer("HTTP_MAX_BODY_BYTES", 65536, minimum=0),
-            max_workers=reader.integer("PROBE_MAX_WORKERS", 64),
+            max_workers=reader.integer("PROBE_MAX_WORKERS", 32),
             docker_host=reader.raw("DOCKER_HOST"),
             ca_bundle=_existing_file(reader, "HTTP_CA_BUNDLE"),
             net=_net_policy(reader),
