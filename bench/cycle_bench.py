@@ -136,7 +136,7 @@ def run_size(n: int, port: int, cycles: int, interval: float, workdir: Path) -> 
         "DOCKER_HOST": "unix:///nonexistent/docker.sock",
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "warning",
-        **({"PROBE_MAX_WORKERS": os.environ["BENCH_WORKERS"]} if "BENCH_WORKERS" in os.environ else {}),
+        **{k: v for k, v in os.environ.items() if k == "PROBE_MAX_WORKERS"},
         **{f"SERVICE_URL_svc{i:04d}": f"http://127.0.0.1:{port}/svc/{i}" for i in range(n)},
     }
     exporter = Path(sys.executable).parent / "heartbeat-exporter"
