@@ -13,13 +13,13 @@ from alerter.config import AlerterConfig
 from alerter.delivery import DeliveryError, backoff_delay, send_alert
 from alerter.outbox import PendingAlert
 from alerter.stats import Stats
-from alerter.transport import Transport
+from alerter.transport import Reply, Transport
 from hbmon.db.alerts import DELIVERED, EXPIRED, FAILED
 from hbmon.logs import get_logger, redact_text
 
 log = get_logger("alerter.delivery")
 IDLE_WAIT = 1.0
-PRUNE_EVERY = 3600.0
+PRUNE_EVERY = 600.0  # 10 min: each pass stays small even at a 1 s LOOP_INTERVAL_SECONDS
 
 
 class Deliverer:
@@ -72,17 +72,8 @@ class Deliverer:
 
     def attempt(self, alert: PendingAlert) -> None:
         assert self.config.webhook_url is not None
-        now = time.time()
-        if now - alert.created_at > self.config.max_age:
-            outbox.finish(self.db, alert.seq, EXPIRED, now=now, attempted=False)
-            self.stats.alert(alert.event, "expired")
-            log.error(
-                "alert.expired",
-                alert_id=alert.alert_id,
-                alert_event=alert.event,
-                item=alert.item,
-                attempts=alert.attempts,
-            )
+        if time.time() - alert.created_at > self.config.max_age:
+            self._expire(alert)
             return
         try:
             reply = send_alert(
@@ -95,15 +86,21 @@ class Deliverer:
         except DeliveryError as exc:
             self._failed(alert, exc)
             return
+        self._delivered(alert, reply)
+
+    def _expire(self, alert: PendingAlert) -> None:
+        outbox.finish(self.db, alert.seq, EXPIRED, now=time.time(), attempted=False)
+        self.stats.alert(alert.event, "expired")
+        log.error("alert.expired", **_fields(alert), attempts=alert.attempts)
+
+    def _delivered(self, alert: PendingAlert, reply: Reply) -> None:
         outbox.finish(
             self.db, alert.seq, DELIVERED, now=time.time(), attempted=True, status_code=reply.status
         )
         self.stats.alert(alert.event, "delivered")
         log.info(
             "alert.delivered",
-            alert_id=alert.alert_id,
-            alert_event=alert.event,
-            item=alert.item,
+            **_fields(alert),
             attempts=alert.attempts + 1,
             status_code=reply.status,
             elapsed_ms=round(reply.elapsed * 1000, 1),
@@ -111,27 +108,25 @@ class Deliverer:
 
     def _failed(self, alert: PendingAlert, exc: DeliveryError) -> None:
         error = redact_text(str(exc))[:500]
-        now = time.time()
         if exc.permanent:
-            outbox.finish(
-                self.db,
-                alert.seq,
-                FAILED,
-                now=now,
-                attempted=True,
-                status_code=exc.status_code,
-                error=error,
-            )
-            self.stats.alert(alert.event, "failed")
-            log.error(
-                "alert.failed",
-                alert_id=alert.alert_id,
-                alert_event=alert.event,
-                item=alert.item,
-                status_code=exc.status_code,
-                reply=error,
-            )
-            return
+            self._give_up(alert, exc, error)
+        else:
+            self._reschedule(alert, exc, error)
+
+    def _give_up(self, alert: PendingAlert, exc: DeliveryError, error: str) -> None:
+        outbox.finish(
+            self.db,
+            alert.seq,
+            FAILED,
+            now=time.time(),
+            attempted=True,
+            status_code=exc.status_code,
+            error=error,
+        )
+        self.stats.alert(alert.event, "failed")
+        log.error("alert.failed", **_fields(alert), status_code=exc.status_code, reply=error)
+
+    def _reschedule(self, alert: PendingAlert, exc: DeliveryError, error: str) -> None:
         delay = backoff_delay(
             alert.attempts + 1,
             base=self.config.retry_base,
@@ -142,21 +137,12 @@ class Deliverer:
         outbox.reschedule(
             self.db,
             alert.seq,
-            next_attempt_at=now + delay,
+            next_attempt_at=time.time() + delay,
             status_code=exc.status_code,
             error=error,
         )
         self.stats.alert(alert.event, "retry")
-        log.warning(
-            "alert.retry",
-            alert_id=alert.alert_id,
-            alert_event=alert.event,
-            item=alert.item,
-            attempts=alert.attempts + 1,
-            status_code=exc.status_code,
-            error=error,
-            retry_in_s=round(delay, 2),
-        )
+        _log_retry(alert, exc, error, delay)
 
     def _prune(self) -> None:
         now = time.time()
@@ -166,3 +152,22 @@ class Deliverer:
         removed = outbox.prune(self.db, before=now - self.config.retention_days * 86400)
         if removed:
             log.info("outbox.pruned", rows=removed)
+
+
+def _fields(alert: PendingAlert) -> dict[str, str]:
+    return {"alert_id": alert.alert_id, "alert_event": alert.event, "item": alert.item}
+
+
+def _log_retry(alert: PendingAlert, exc: DeliveryError, error: str, delay: float) -> None:
+    """`alert.redirected` for a 3xx (N8N_WEBHOOK_URL needs fixing), else `alert.retry`."""
+    fields = {
+        **_fields(alert),
+        "attempts": alert.attempts + 1,
+        "status_code": exc.status_code,
+        "error": error,
+        "retry_in_s": round(delay, 2),
+    }
+    if exc.redirected:
+        log.warning("alert.redirected", location=exc.location, **fields)
+    else:
+        log.warning("alert.retry", **fields)

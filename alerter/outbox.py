@@ -9,6 +9,11 @@ import peewee
 from alerter.store import sql
 from hbmon.db.alerts import PENDING, AlertOutbox, HeartbeatReply
 
+PRUNE_BATCH = 500
+# 40 x 500 rows of each table per call, every PRUNE_EVERY (10 min): far beyond the ~600
+# heartbeat replies a 1 s LOOP_INTERVAL_SECONDS adds in that time.
+PRUNE_MAX_BATCHES = 40
+
 # Only the oldest pending row of each item may be attempted: item X's alert #2 waits for #1.
 _HEADS = (
     "SELECT o.seq, o.alert_id, o.item, o.event, o.payload, o.attempts, o.created_at, "
@@ -94,8 +99,28 @@ def pending_summary(db: peewee.SqliteDatabase) -> tuple[int, float | None]:
     return int(row[0]), (None if row[1] is None else float(row[1]))
 
 
-def prune(db: peewee.SqliteDatabase, *, before: float, batch: int = 500) -> int:
-    """Delete finished alerts and heartbeat replies older than `before`, in small batches."""
+def prune(
+    db: peewee.SqliteDatabase,
+    *,
+    before: float,
+    batch: int = PRUNE_BATCH,
+    max_batches: int = PRUNE_MAX_BATCHES,
+) -> int:
+    """Delete finished alerts and heartbeat replies older than `before`.
+
+    One short transaction per batch (the exporter never waits long for the lock), until a batch
+    comes back short; at most `max_batches` per call, the rest is left for the next call.
+    """
+    removed = 0
+    for _ in range(max_batches):
+        alerts, replies = _prune_batch(db, before, batch)
+        removed += alerts + replies
+        if alerts < batch and replies < batch:
+            break
+    return removed
+
+
+def _prune_batch(db: peewee.SqliteDatabase, before: float, batch: int) -> tuple[int, int]:
     with db.atomic("IMMEDIATE"):
         alerts = sql(
             db,
@@ -114,4 +139,4 @@ def prune(db: peewee.SqliteDatabase, *, before: float, batch: int = 500) -> int:
             )
             .execute()
         )
-    return int(alerts) + int(replies)
+    return int(alerts), int(replies)

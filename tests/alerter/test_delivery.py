@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from structlog.testing import capture_logs
 
 from alerter.delivery import DeliveryError, backoff_delay, check_reply, parse_retry_after
 from alerter.transport import Reply
@@ -35,7 +36,10 @@ def test_2xx_is_delivered(status: int) -> None:
         (Reply(502), False),
         (Reply(503), False),
         (Reply(599), False),
-        (Reply(301), True),
+        (Reply(301), False),
+        (Reply(302), False),
+        (Reply(307), False),
+        (Reply(308), False),
         (Reply(400), True),
         (Reply(401), True),
         (Reply(404), True),
@@ -47,6 +51,27 @@ def test_reply_classification(reply: Reply, permanent: bool) -> None:
     with pytest.raises(DeliveryError) as caught:
         check_reply(reply, now=NOW)
     assert caught.value.permanent is permanent
+
+
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        ("https://n8n.example/webhook/n3w-s3cr3t?token=q", "https://n8n.example/***"),
+        ("https://user:pw@n8n.example:8443/webhook/n3w-s3cr3t", "https://n8n.example:8443/***"),
+        ("/webhook/n3w-s3cr3t", "(same origin)/***"),
+        ("http://n8n.example:bad/webhook/n3w-s3cr3t", "http://n8n.example/***"),
+        (None, "(no Location header)"),
+    ],
+)
+def test_redirect_keeps_only_scheme_and_host_of_the_location(
+    location: str | None, shown: str
+) -> None:
+    headers = {} if location is None else {"location": location}
+    body = f"Moved to {location}".encode()
+    with pytest.raises(DeliveryError) as caught:
+        check_reply(Reply(308, headers=headers, body=body), now=NOW)
+    assert caught.value.redirected and caught.value.location == shown
+    assert str(caught.value) == f"HTTP 308: redirected to {shown}"  # no body: it names the URL
 
 
 def test_retry_after_seconds_and_http_date() -> None:
@@ -140,6 +165,40 @@ def test_webhook_answering_400_is_failed_and_not_retried(make_parts: Callable[..
         assert row[2].startswith("HTTP 400: bad payload") and len(row[2]) < 400
         time.sleep(0.5)  # several retry periods: nothing more may be sent
         assert len(hook.all_requests()) == 1
+
+
+def test_moved_webhook_308_is_retried_and_logged_without_the_new_url(
+    make_parts: Callable[..., Parts],
+) -> None:
+    moved = Answer(308, headers={"Location": "https://n8n.example/webhook/n3w-s3cr3t"})
+    with receiving(_scripted([moved, moved], Answer(200))) as hook:
+        parts = make_parts(webhook_url=hook.url)
+        insert_cycle(parts.writer, {"api": "down"})
+        parts.tailer.step()
+        with capture_logs() as logs:
+            parts.run_deliverer()
+            wait_for(lambda: outbox_rows(parts.db)[0][3] == "delivered", timeout=10)
+        assert len(hook.all_requests()) == 3 and outbox_rows(parts.db)[0][4] == 3
+        redirected = [e for e in logs if e["event"] == "alert.redirected"]
+        assert [e["location"] for e in redirected] == ["https://n8n.example/***"] * 2
+        assert redirected[0]["status_code"] == 308 and redirected[0]["item"] == "api"
+        assert "n3w-s3cr3t" not in repr(logs)
+        assert parts.stats.snapshot().alerts[("service_down", "retry")] == 2
+
+
+def test_webhook_moved_for_good_keeps_the_alert_until_it_expires(
+    make_parts: Callable[..., Parts],
+) -> None:
+    with receiving(lambda _r: Answer(301, headers={"Location": "/elsewhere"})) as hook:
+        parts = make_parts(webhook_url=hook.url, max_age=0.5)
+        insert_cycle(parts.writer, {"api": "down"})
+        parts.tailer.step()
+        parts.run_deliverer()
+        wait_for(lambda: outbox_rows(parts.db)[0][3] != "pending", timeout=10)
+        assert outbox_rows(parts.db)[0][3] == "expired"
+        assert len(hook.all_requests()) >= 2
+        alerts = parts.stats.snapshot().alerts
+        assert alerts[("service_down", "retry")] >= 1 and ("service_down", "failed") not in alerts
 
 
 def test_hanging_webhook_times_out_and_is_retried(make_parts: Callable[..., Parts]) -> None:
