@@ -26,18 +26,20 @@ STALL_INTERVALS = 3
 _STALL_POLICY = Policy(down_threshold=1, recovery_threshold=1)
 STALLED = "stalled"
 RUNNING = "running"
+SERVICE_PREFIX = "service:"
 
 
 def service_key(name: str) -> str:
-    return f"service:{name}"
+    return f"{SERVICE_PREFIX}{name}"
 
 
 @dataclass
 class Effects:
-    """What one step produced: state rows to save and alerts to enqueue."""
+    """What one step produced: state rows to save or retire, and alerts to enqueue."""
 
     updates: list[ItemUpdate] = field(default_factory=list)
     alerts: list[NewAlert] = field(default_factory=list)
+    retired: dict[str, ItemState] = field(default_factory=dict)  # key -> its last state
 
     def add_alert(self, facts: AlertFacts, context: Context) -> None:
         body = build_alert(facts, context)
@@ -47,7 +49,7 @@ class Effects:
 def cycle_effects(
     states: Mapping[str, ItemState], cycle: Cycle, policy: Policy, context: Context
 ) -> Effects:
-    """Advance every service of the cycle, and recover a stalled exporter."""
+    """Advance every service of the cycle, retire absent ones, and recover a stalled exporter."""
     effects = Effects()
     for check in cycle.checks:
         key = service_key(check.name)
@@ -55,16 +57,37 @@ def cycle_effects(
         effects.updates.append(ItemUpdate(key, check.kind, state))
         if transition is not None:
             effects.add_alert(_service_facts(check, transition, cycle), context)
-    exporter = states.get(EXPORTER, ItemState())
-    if exporter.alerted is not None:
-        state, transition = advance(exporter, Observation(RUNNING, False), _STALL_POLICY)
-        effects.updates.append(ItemUpdate(EXPORTER, EXPORTER, state))
-        if transition is not None:
-            facts = _exporter_facts(
-                EXPORTER_RECOVERED, RUNNING, STALLED, None, at=cycle.completed_at, cycle_id=cycle.id
-            )
-            effects.add_alert(facts, context)
+    effects.retired.update(absent_services(states, cycle))
+    _recover_exporter(effects, states.get(EXPORTER, ItemState()), cycle, context)
     return effects
+
+
+def absent_services(states: Mapping[str, ItemState], cycle: Cycle) -> dict[str, ItemState]:
+    """Services with a state but no check in this cycle: removed from the exporter's config.
+
+    Each cycle checks every configured service, so one absence is enough. Retiring the state
+    (alerted or not) sends nothing, and a service added again later starts from scratch.
+    """
+    present = {service_key(check.name) for check in cycle.checks}
+    return {
+        key: state
+        for key, state in states.items()
+        if key.startswith(SERVICE_PREFIX) and key not in present
+    }
+
+
+def _recover_exporter(
+    effects: Effects, exporter: ItemState, cycle: Cycle, context: Context
+) -> None:
+    if exporter.alerted is None:
+        return
+    state, transition = advance(exporter, Observation(RUNNING, False), _STALL_POLICY)
+    effects.updates.append(ItemUpdate(EXPORTER, EXPORTER, state))
+    if transition is not None:
+        facts = _exporter_facts(
+            EXPORTER_RECOVERED, RUNNING, STALLED, None, at=cycle.completed_at, cycle_id=cycle.id
+        )
+        effects.add_alert(facts, context)
 
 
 def _service_facts(check: Check, transition: Transition, cycle: Cycle) -> AlertFacts:
@@ -148,19 +171,31 @@ def worker_effects(
     )
     effects.updates.append(ItemUpdate(WORKER, WORKER, state))
     if transition is not None:
-        recovered = transition.change is Change.RECOVERED
         reason = worker_reason(status_code, error, cycle.internet_status, context.language)
-        facts = AlertFacts(
-            WORKER_STATUS_CHANGED,
-            WORKER,
-            WORKER,
-            transition.status,
-            transition.previous_status,
-            reason,
-            status_code,
-            latency_ms if recovered else None,
-            at,
-            cycle.id,
-        )
+        latency = latency_ms if transition.change is Change.RECOVERED else None
+        facts = _worker_facts(transition, reason, status_code, latency, at=at, cycle_id=cycle.id)
         effects.add_alert(facts, context)
     return effects
+
+
+def _worker_facts(
+    transition: Transition,
+    reason: str,
+    status_code: int | None,
+    latency_ms: float | None,
+    *,
+    at: float,
+    cycle_id: int,
+) -> AlertFacts:
+    return AlertFacts(
+        WORKER_STATUS_CHANGED,
+        WORKER,
+        WORKER,
+        transition.status,
+        transition.previous_status,
+        reason,
+        status_code,
+        latency_ms,
+        at,
+        cycle_id,
+    )

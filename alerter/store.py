@@ -94,6 +94,16 @@ def initial_cursor(db: peewee.SqliteDatabase, replay: int) -> int:
 
 
 def cycles_after(db: peewee.SqliteDatabase, cursor: int, limit: int = 50) -> list[Cycle]:
+    """Up to `limit` cycles after `cursor` with their checks, read from one snapshot.
+
+    One read transaction: the exporter's retention could otherwise delete a cycle's checks
+    between the two queries, and a cycle without checks would look like every service removed.
+    """
+    with db.atomic():
+        return _read_cycles(db, cursor, limit)
+
+
+def _read_cycles(db: peewee.SqliteDatabase, cursor: int, limit: int) -> list[Cycle]:
     rows = sql(
         db,
         "SELECT id, started_at, completed_at, internet_status FROM monitoring_cycles "
@@ -146,26 +156,37 @@ def commit(
     deliver: bool,
     cursor: int | None = None,
     reply: HeartbeatRecord | None = None,
+    retire: Iterable[str] = (),
 ) -> None:
-    """Item states, new outbox rows, and the cursor or heartbeat reply: all or nothing."""
+    """Item states (saved or retired), outbox rows, and the cursor or heartbeat reply, at once."""
     with db.atomic("IMMEDIATE"):
         for update in items:
             _save_item(update, now)
+        for item in retire:
+            AlertItem.delete().where(AlertItem.item == item).execute()
         for alert in alerts:
             _insert_alert(alert, now, deliver)
         if cursor is not None:
-            AlerterCursor.insert(id=1, last_cycle_id=cursor, updated_at=now).on_conflict(
-                conflict_target=[AlerterCursor.id],
-                update={AlerterCursor.last_cycle_id: cursor, AlerterCursor.updated_at: now},
-            ).execute()
+            _save_cursor(cursor, now)
         if reply is not None:
-            HeartbeatReply.create(
-                cycle_id=reply.cycle_id,
-                sent_at=reply.sent_at,
-                status_code=reply.status_code,
-                error=reply.error,
-                latency_ms=reply.latency_ms,
-            )
+            _insert_reply(reply)
+
+
+def _save_cursor(cursor: int, now: float) -> None:
+    AlerterCursor.insert(id=1, last_cycle_id=cursor, updated_at=now).on_conflict(
+        conflict_target=[AlerterCursor.id],
+        update={AlerterCursor.last_cycle_id: cursor, AlerterCursor.updated_at: now},
+    ).execute()
+
+
+def _insert_reply(reply: HeartbeatRecord) -> None:
+    HeartbeatReply.create(
+        cycle_id=reply.cycle_id,
+        sent_at=reply.sent_at,
+        status_code=reply.status_code,
+        error=reply.error,
+        latency_ms=reply.latency_ms,
+    )
 
 
 def _save_item(update: ItemUpdate, now: float) -> None:

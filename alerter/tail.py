@@ -12,7 +12,14 @@ from alerter import store
 from alerter.config import AlerterConfig
 from alerter.debounce import ItemState, Policy
 from alerter.payload import Context
-from alerter.rules import EXPORTER, STALL_INTERVALS, Effects, cycle_effects, stall_effects
+from alerter.rules import (
+    EXPORTER,
+    SERVICE_PREFIX,
+    STALL_INTERVALS,
+    Effects,
+    cycle_effects,
+    stall_effects,
+)
 from alerter.stats import Stats
 from alerter.store import sql
 from hbmon.logs import get_logger
@@ -67,21 +74,32 @@ class Tailer:
             self.cursor = self._load_cursor()
         version = int(sql(self.db, "PRAGMA data_version").fetchone()[0])
         if version != self._data_version:  # only another connection's commit changes it
+            self._catch_up()
+            # Remembered only now: after a failed batch the next poll must try again, even if
+            # no other connection ever commits again (an exporter that just died).
             self._data_version = version
-            self._detect_reset()
-            while self._process_batch():
-                pass
-            self._newest = store.newest_cycle(self.db)
-            self._lag = store.count_cycles_after(self.db, self.cursor)
         self._check_stall(self._newest)
         self.stats.loop_pass(self._lag)
+
+    def _catch_up(self) -> None:
+        assert self.cursor is not None
+        self._detect_reset()
+        while self._process_batch():
+            pass
+        self._newest = store.newest_cycle(self.db)
+        self._lag = store.count_cycles_after(self.db, self.cursor)
 
     def _tables_ready(self) -> bool:
         self._ready = self._ready or store.exporter_tables_exist(self.db)
         return self._ready
 
     def _detect_reset(self) -> None:
-        """Ids restart when every cycle row was deleted (the table has no AUTOINCREMENT)."""
+        """Follow cycle ids from the start again when they went back below the cursor.
+
+        AUTOINCREMENT ids never repeat, so this happens only when the exporter's tables were
+        recreated: dropped and migrated again, or the file replaced by one whose alerter cursor
+        is ahead of its cycles.
+        """
         newest = store.newest_cycle(self.db)
         if newest is not None and self.cursor is not None and newest.id < self.cursor:
             log.warning("tail.cursor_reset", cursor=self.cursor, newest_cycle=newest.id)
@@ -140,7 +158,11 @@ class Tailer:
             alerts=effects.alerts,
             deliver=deliver,
             cursor=cursor,
+            retire=effects.retired,
         )
+        for item, state in effects.retired.items():
+            name = item.removeprefix(SERVICE_PREFIX)
+            log.info("item.retired", item=name, alerted=state.alerted, cycle_id=cursor)
         announce(effects.alerts, deliver=deliver, stats=self.stats)
         if effects.alerts:
             self.on_alerts()

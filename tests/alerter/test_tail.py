@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import peewee
+import pytest
+from structlog.testing import capture_logs
+
+from hbmon.db import schema
 from tests.alerter.conftest import Parts
 from tests.alerter.dbutil import insert_cycle, outbox_rows
 
@@ -88,18 +95,113 @@ def test_pruned_cursor_cycle_does_not_stop_the_tail(make_parts: Callable[..., Pa
     assert events(parts) == [("api", "service_down")]
 
 
-def test_cycle_ids_restarting_after_a_full_prune_are_followed(
+def test_cycle_ids_starting_over_in_recreated_exporter_tables_are_followed(
     make_parts: Callable[..., Parts],
 ) -> None:
+    """AUTOINCREMENT ids never repeat, unless the exporter's tables are dropped and recreated."""
     parts = make_parts(down_threshold=1)
     for _ in range(3):
         insert_cycle(parts.writer, {"api": "healthy"})
     parts.tailer.step()
+    assert cursor(parts) == 3
     with parts.writer.atomic():
-        parts.writer.execute_sql("DELETE FROM monitoring_cycles")  # ids will restart at 1
-    insert_cycle(parts.writer, {"api": "down"})
+        parts.writer.execute_sql("DROP TABLE service_checks")
+        parts.writer.execute_sql("DROP TABLE monitoring_cycles")
+        parts.writer.execute_sql("DELETE FROM schema_versions WHERE component = 'exporter'")
+    schema.migrate(parts.writer)  # what the exporter does on start with the tables gone
+    assert insert_cycle(parts.writer, {"api": "down"}) == 1
     parts.tailer.step()
     assert events(parts) == [("api", "service_down")]
+    assert cursor(parts) == 1
+
+
+def test_cycles_left_by_a_failed_commit_are_processed_without_another_commit(
+    make_parts: Callable[..., Parts], tmp_path: Path
+) -> None:
+    """The exporter wrote its last cycles and died: no other commit will ever wake the tail."""
+    parts = make_parts(down_threshold=1)
+    parts.tailer.step()
+    for status in ("down", "healthy", "down"):
+        insert_cycle(parts.writer, {"api": status})
+    parts.db.execute_sql("PRAGMA busy_timeout = 50")
+    locker = sqlite3.connect(tmp_path / "metrics.db", isolation_level=None)
+
+    def lock_after_the_first_commit() -> None:
+        if not locker.in_transaction:
+            locker.execute("BEGIN IMMEDIATE")
+
+    parts.tailer.on_cycle = lock_after_the_first_commit
+    with pytest.raises(peewee.OperationalError):
+        parts.tailer.step()
+    assert cursor(parts) == 1
+    locker.execute("ROLLBACK")  # nothing committed: PRAGMA data_version does not move
+    locker.close()
+    parts.tailer.on_cycle = lambda: None
+    parts.tailer.step()
+    assert cursor(parts) == 3
+    assert [e for _, e in events(parts)] == ["service_down", "service_recovered", "service_down"]
+
+
+def item_rows(parts: Parts) -> dict[str, tuple[int, str | None]]:
+    rows = parts.db.execute_sql("SELECT item, failures, alerted FROM alert_items").fetchall()
+    return {str(r[0]): (int(r[1]), r[2]) for r in rows}
+
+
+def test_service_removed_while_alerted_is_retired_without_an_alert(
+    make_parts: Callable[..., Parts],
+) -> None:
+    parts = make_parts(down_threshold=2)
+    parts.tailer.step()
+    for _ in range(2):
+        insert_cycle(parts.writer, {"api": "down", "web": "healthy"})
+    parts.tailer.step()
+    assert item_rows(parts)["service:api"] == (2, "down")
+    insert_cycle(parts.writer, {"web": "healthy"})  # api removed from the exporter's config
+    with capture_logs() as logs:
+        parts.tailer.step()
+    assert events(parts) == [("api", "service_down")]
+    assert "service:api" not in item_rows(parts)
+    retired = [e for e in logs if e["event"] == "item.retired"]
+    assert retired == [
+        {
+            "event": "item.retired",
+            "log_level": "info",
+            "item": "api",
+            "alerted": "down",
+            "cycle_id": 3,
+        }
+    ]
+
+
+def test_service_added_again_after_retirement_starts_fresh(
+    make_parts: Callable[..., Parts],
+) -> None:
+    parts = make_parts(down_threshold=2)
+    parts.tailer.step()
+    insert_cycle(parts.writer, {"api": "down", "web": "healthy"})
+    insert_cycle(parts.writer, {"api": "down", "web": "healthy"})
+    insert_cycle(parts.writer, {"web": "healthy"})
+    insert_cycle(parts.writer, {"api": "down", "web": "healthy"})
+    parts.tailer.step()
+    assert events(parts) == [("api", "service_down")]  # one failure of 2: not alerted yet
+    assert item_rows(parts)["service:api"] == (1, None)
+    insert_cycle(parts.writer, {"api": "healthy", "web": "healthy"})
+    parts.tailer.step()
+    assert events(parts) == [("api", "service_down")]  # no recovery for a retired incident
+
+
+def test_removed_service_that_was_not_alerted_does_not_keep_its_failure_count(
+    make_parts: Callable[..., Parts],
+) -> None:
+    parts = make_parts(down_threshold=3)
+    parts.tailer.step()
+    insert_cycle(parts.writer, {"api": "down", "web": "healthy"})
+    insert_cycle(parts.writer, {"api": "down", "web": "healthy"})
+    insert_cycle(parts.writer, {"web": "healthy"})
+    insert_cycle(parts.writer, {"api": "down", "web": "healthy"})
+    parts.tailer.step()
+    assert events(parts) == []  # 1 failure after the re-add, not 3
+    assert set(item_rows(parts)) == {"service:api", "service:web"}
 
 
 def test_docker_exit_code_is_the_reason(make_parts: Callable[..., Parts]) -> None:
