@@ -145,39 +145,43 @@ class Heartbeater:
         return headers
 
     def _record(self, cycle: store.Cycle, reply: Reply) -> None:
+        """Store the reply with its `worker` effects in one transaction, then count and log."""
         error = None if reply.error is None else redact_text(reply.error)[:300]
         latency = round(reply.elapsed * 1000, 1)
+        record = store.HeartbeatRecord(cycle.id, self.last_sent, reply.status, error, latency)
+        alerts = self._save(cycle, record)
+        self._report(record)
+        announce(alerts, deliver=self.config.webhook_url is not None, stats=self.stats)
+        if alerts:
+            self.on_alerts.set()
+
+    def _save(self, cycle: store.Cycle, record: store.HeartbeatRecord) -> list[store.NewAlert]:
         effects = worker_effects(
             store.load_items(self.db),
-            status_code=reply.status,
-            error=error,
-            latency_ms=latency,
+            status_code=record.status_code,
+            error=record.error,
+            latency_ms=record.latency_ms,
             cycle=cycle,
-            at=self.last_sent,
+            at=record.sent_at,
             policy=self.policy,
             context=self.context,
         )
-        record = store.HeartbeatRecord(cycle.id, self.last_sent, reply.status, error, latency)
-        deliver = self.config.webhook_url is not None
         store.commit(
             self.db,
-            now=self.last_sent,
+            now=record.sent_at,
             items=effects.updates,
             alerts=effects.alerts,
-            deliver=deliver,
+            deliver=self.config.webhook_url is not None,
             reply=record,
         )
-        result = (
-            "unreachable"
-            if reply.status is None
-            else ("success" if reply.status == 200 else "rejected")
-        )
-        self.stats.heartbeat(result, reply.status)
-        fields = {"cycle_id": cycle.id, "status_code": reply.status, "latency_ms": latency}
+        return effects.alerts
+
+    def _report(self, record: store.HeartbeatRecord) -> None:
+        code = record.status_code
+        result = "unreachable" if code is None else ("success" if code == 200 else "rejected")
+        self.stats.heartbeat(result, code)
+        fields = {"cycle_id": record.cycle_id, "status_code": code, "latency_ms": record.latency_ms}
         if result == "success":
             log.debug("heartbeat.sent", **fields)
         else:
-            log.warning("heartbeat.failed", error=error, **fields)
-        announce(effects.alerts, deliver=deliver, stats=self.stats)
-        if effects.alerts:
-            self.on_alerts.set()
+            log.warning("heartbeat.failed", error=record.error, **fields)

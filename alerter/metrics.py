@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 
 from alerter import outbox
 from alerter.payload import EVENTS
-from alerter.stats import Stats
+from alerter.stats import Snapshot, Stats
 
 ALERT_RESULTS = ("delivered", "retry", "failed", "expired", "logged")
 HEARTBEAT_RESULTS = ("success", "rejected", "unreachable", "skipped_stale", "skipped_internet_down")
@@ -29,13 +29,22 @@ class AlerterCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         snap = self.stats.snapshot()
-        alerts = CounterMetricFamily(
-            "heartbeat_alerts", "Alert delivery outcomes by event.", labels=["event", "result"]
+        yield _alert_family(snap)
+        yield from self._outbox_families()
+        yield _heartbeat_family(snap)
+        if snap.worker_status_code is not None:
+            yield GaugeMetricFamily(
+                "heartbeat_worker_status_code",
+                "Last heartbeat reply code (0 = unreachable).",
+                value=snap.worker_status_code,
+            )
+        yield GaugeMetricFamily(
+            "heartbeat_alerter_lag_cycles",
+            "Cycles written by the exporter and not yet processed.",
+            value=snap.lag_cycles,
         )
-        for event in EVENTS:
-            for result in ALERT_RESULTS:
-                alerts.add_metric([event, result], snap.alerts.get((event, result), 0))
-        yield alerts
+
+    def _outbox_families(self) -> Iterator[Metric]:
         try:
             pending, oldest = outbox.pending_summary(self.db)
         finally:
@@ -49,23 +58,23 @@ class AlerterCollector(Collector):
             "Age of the oldest undelivered alert (0 when none).",
             value=age,
         )
-        beats = CounterMetricFamily(
-            "heartbeat_heartbeats", "Heartbeats by result.", labels=["result"]
-        )
-        for result in HEARTBEAT_RESULTS:
-            beats.add_metric([result], snap.heartbeats.get(result, 0))
-        yield beats
-        if snap.worker_status_code is not None:
-            yield GaugeMetricFamily(
-                "heartbeat_worker_status_code",
-                "Last heartbeat reply code (0 = unreachable).",
-                value=snap.worker_status_code,
-            )
-        yield GaugeMetricFamily(
-            "heartbeat_alerter_lag_cycles",
-            "Cycles written by the exporter and not yet processed.",
-            value=snap.lag_cycles,
-        )
+
+
+def _alert_family(snap: Snapshot) -> CounterMetricFamily:
+    alerts = CounterMetricFamily(
+        "heartbeat_alerts", "Alert delivery outcomes by event.", labels=["event", "result"]
+    )
+    for event in EVENTS:
+        for result in ALERT_RESULTS:
+            alerts.add_metric([event, result], snap.alerts.get((event, result), 0))
+    return alerts
+
+
+def _heartbeat_family(snap: Snapshot) -> CounterMetricFamily:
+    beats = CounterMetricFamily("heartbeat_heartbeats", "Heartbeats by result.", labels=["result"])
+    for result in HEARTBEAT_RESULTS:
+        beats.add_metric([result], snap.heartbeats.get(result, 0))
+    return beats
 
 
 def build_registry(stats: Stats, db: peewee.SqliteDatabase) -> CollectorRegistry:

@@ -21,7 +21,6 @@ DELIVERED = "delivered"
 FAILED = "failed"  # a permanent 4xx answer
 EXPIRED = "expired"  # still undelivered after ALERT_MAX_AGE_SECONDS
 LOGGED = "logged"  # no N8N_WEBHOOK_URL was configured: the alert was only logged
-FINAL_STATES = (DELIVERED, FAILED, EXPIRED, LOGGED)
 
 
 class _Model(peewee.Model):
@@ -94,7 +93,6 @@ class HeartbeatReply(_Model):
 
 
 MODELS: tuple[type[Any], ...] = (AlerterCursor, AlertItem, AlertOutbox, HeartbeatReply)
-TABLES = tuple(model._meta.table_name for model in MODELS)
 
 
 def bind(database: peewee.SqliteDatabase) -> None:
