@@ -13,6 +13,7 @@ from types import FrameType
 
 from alerter.app import Alerter
 from alerter.config import AlerterConfig
+from hbmon import __version__
 from hbmon.envconfig import EXIT_CONFIG_ERROR, ConfigError, merged_environment
 from hbmon.logs import configure, get_logger, register_secrets
 
@@ -27,6 +28,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="print the resolved configuration (secrets redacted) and exit",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="default: ./.env")
     return parser.parse_args(argv)
 
@@ -42,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print("heartbeat-alerter: invalid configuration:", file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  - {problem}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     if args.check_config:
         for key, value in config.redacted().items():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from alerter.config import AlerterConfig
+from hbmon import __version__
 from hbmon.envconfig import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,9 +122,26 @@ def test_bad_variable_exits_2_before_starting(tmp_path: Path) -> None:
         [ALERTER], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False
     )
     assert done.returncode == 2
-    assert "STATUS_CHANGE_THRESHOLD='many'" in done.stderr
-    assert "ALERT_LANGUAGE='de'" in done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == "heartbeat-alerter: invalid configuration:"
+    assert len(lines) == 3 and all(line.startswith("  - ") for line in lines[1:])
+    assert any(line.startswith("  - STATUS_CHANGE_THRESHOLD='many'") for line in lines)
+    assert any(line.startswith("  - ALERT_LANGUAGE='de'") for line in lines)
     assert not (tmp_path / "db.sqlite").exists()
+
+
+def test_version_is_printed_like_the_exporters(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [ALERTER, "--version"],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout == f"heartbeat-alerter {__version__}\n"
 
 
 def test_dotenv_in_working_directory_is_read(tmp_path: Path) -> None:
