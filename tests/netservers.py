@@ -25,6 +25,7 @@ class Seen:
     headers: dict[str, str]
     body: bytes
     connection: int  # which accepted connection carried it, counting from 1
+    scheme: str  # "https" or "http"
 
 
 @dataclass
@@ -41,12 +42,14 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
     connection_number = 0
+    scheme = "http"  # what this connection speaks
 
     def setup(self) -> None:
         with self.server.record.lock:
             self.server.record.connections += 1
             self.connection_number = self.server.record.connections
-        if self.server.tls is not None:
+        self.scheme = "https" if self._speaks_tls() else "http"
+        if self.scheme == "https" and self.server.tls is not None:
             self.request = self.server.tls.wrap_socket(self.request, server_side=True)
         self.server.track(self.request, True)
         super().setup()
@@ -56,14 +59,31 @@ class Handler(BaseHTTPRequestHandler):
             super().finish()
         finally:
             self.server.track(self.request, False)
-            if self.server.tls is not None:
+            if self.scheme == "https":
                 self.request.close()  # socketserver only closes the plain socket it accepted
+
+    def _speaks_tls(self) -> bool:
+        if self.server.tls is None:
+            return False
+        if not self.server.also_plain:
+            return True
+        self.request.settimeout(10)  # every test client writes at once; never block a join
+        try:
+            first: bytes = self.request.recv(1, socket.MSG_PEEK)
+        finally:
+            self.request.settimeout(None)
+        return first == b"\x16"  # a TLS record of type handshake: the ClientHello
 
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         seen = Seen(
-            self.command, self.path, dict(self.headers.items()), body, self.connection_number
+            self.command,
+            self.path,
+            dict(self.headers.items()),
+            body,
+            self.connection_number,
+            self.scheme,
         )
         with self.server.record.lock:
             self.server.record.requests.append(seen)
@@ -106,10 +126,12 @@ class _Server(socketserver.ThreadingTCPServer):
         family: socket.AddressFamily,
         behaviour: Behaviour,
         tls: ssl.SSLContext | None,
+        also_plain: bool,
     ) -> None:
         self.address_family = family
         self.behaviour = behaviour
         self.tls = tls
+        self.also_plain = also_plain
         self.record = Record()
         self.stop = threading.Event()
         self._active: set[socket.socket] = set()
@@ -160,10 +182,15 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     tls: ssl.SSLContext | None = None,
+    also_plain: bool = False,
 ) -> Iterator[Running]:
-    """Run a threaded HTTP/1.1 server on loopback until the block ends."""
+    """Run a threaded HTTP/1.1 server on loopback until the block ends.
+
+    With `tls` and `also_plain`, one port answers both https and plain http (told apart by the
+    first byte a client sends), so a test can redirect between schemes on one host and port.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    server = _Server((host, port), family, behaviour, tls)
+    server = _Server((host, port), family, behaviour, tls, also_plain)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:

@@ -7,13 +7,14 @@ import ssl
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from hbmon import __version__
 from hbmon.net.connection import Connection, open_connection
 from hbmon.net.exchange import Exchange, Headers, Response
 from hbmon.net.reply import ErrorKind, HttpReply, NetError, classify
 from hbmon.net.resolve import BoundedResolver, Resolver, system_resolver
-from hbmon.net.route import BadUrl, redirect_route, route_for
+from hbmon.net.route import BadUrl, Route, redirect_route, route_for
 from hbmon.net.watchdog import Budget, Watchdog
 from hbmon.netpolicy import DnsOverride, NetPolicy
 
@@ -94,7 +95,8 @@ class HttpClient:
             route = route_for(url, override)
         except BadUrl as exc:
             return HttpReply(error=NetError(ErrorKind.PROTOCOL, str(exc)))
-        state = Exchange(route, method.upper(), headers, body)
+        secure = urlsplit(url).scheme.lower() == "https"
+        state = Exchange(route, method.upper(), headers, body, secure=secure)
         budget = self._watchdog.budget(timeout)
         try:
             return self._follow(state, budget, override, follow_redirects)
@@ -106,7 +108,10 @@ class HttpClient:
             self._watchdog.release(budget)
 
     def close(self) -> None:
-        """Close idle connections and stop the watchdog; in-flight requests finish normally."""
+        """Close idle connections and stop the watchdog; in-flight requests finish normally.
+
+        Returns at once even while a name lookup hangs: its daemon thread is simply abandoned.
+        """
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, {}
@@ -114,7 +119,6 @@ class HttpClient:
             for conn in stack:
                 conn.close()
         self._watchdog.close()
-        self._resolver.close()
 
     def _follow(
         self, state: Exchange, budget: Budget, override: DnsOverride | None, follow: bool
@@ -127,18 +131,31 @@ class HttpClient:
                 return state.reply(response, state.timeout(budget.seconds))
             if not follow or response.status not in _REDIRECTS or location is None:
                 return state.reply(response)
-            if state.redirects >= self._max_redirects:
-                reason = f"too many redirects (more than {self._max_redirects})"
-                return state.reply(response, NetError(ErrorKind.REDIRECT, reason))
-            try:
-                route = redirect_route(state.route, location, override)
-            except BadUrl as exc:
-                return state.reply(response, NetError(ErrorKind.REDIRECT, f"bad redirect: {exc}"))
+            route = self._next_hop(state, location, override)
+            if isinstance(route, NetError):
+                return state.reply(response, route)
             state.redirect(response.status, route)
             if (state.method, route.full_url) in seen:
                 reason = f"redirect loop at {route.url}"
                 return state.reply(response, NetError(ErrorKind.REDIRECT, reason))
             seen.add((state.method, route.full_url))
+
+    def _next_hop(
+        self, state: Exchange, location: str, override: DnsOverride | None
+    ) -> Route | NetError:
+        """Where a redirect leads, or why it must not be followed."""
+        if state.redirects >= self._max_redirects:
+            return NetError(
+                ErrorKind.REDIRECT, f"too many redirects (more than {self._max_redirects})"
+            )
+        try:
+            route = redirect_route(state.route, location, override)
+        except BadUrl as exc:
+            return NetError(ErrorKind.REDIRECT, f"bad redirect: {exc}")
+        if state.downgrades(route):
+            # Never healthy: the service would be checked, and secrets sent, in clear text.
+            return NetError(ErrorKind.REDIRECT, "redirect downgrades https to http")
+        return route
 
     def _hop(self, state: Exchange, budget: Budget) -> Response:
         route = state.route

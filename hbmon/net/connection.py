@@ -70,7 +70,10 @@ def open_connection(
     tls: ssl.SSLContext | None,
     resolver: BoundedResolver,
 ) -> Connection:
-    """Resolve `route.dial` for `family`, connect, and for https run the TLS handshake."""
+    """Resolve `route.dial`, connect, and for https run the TLS handshake.
+
+    `family` restricts name resolution only: an IP literal (override or URL) is dialled as is.
+    """
     start = time.monotonic()
     addresses = resolver(route.dial, route.port, _FAMILIES.get(family, socket.AF_UNSPEC), budget)
     resolved = time.monotonic()

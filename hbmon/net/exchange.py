@@ -23,8 +23,11 @@ class Response:
 class Exchange:
     """One request in flight: its current hop and what the hops have measured so far."""
 
-    def __init__(self, route: Route, method: str, headers: Headers, body: bytes | None) -> None:
+    def __init__(
+        self, route: Route, method: str, headers: Headers, body: bytes | None, *, secure: bool
+    ) -> None:
         self.start = time.monotonic()
+        self.secure = secure  # the URL asked for https, even if an HTTP-mode override's hop is not
         self.route = route
         self.method = method
         self.headers = headers
@@ -64,9 +67,13 @@ class Exchange:
         self.family = conn.family
         self.cert_expiry = conn.cert_expiry
 
+    def downgrades(self, route: Route) -> bool:
+        """Whether going to `route` would take an https request from https to plain http."""
+        return self.secure and self.route.scheme == "https" and route.scheme == "http"
+
     def redirect(self, status: int, route: Route) -> None:
         """Move to the next hop, with the method and headers a browser would use."""
-        if _same_site(route, self.route):
+        if _keeps_secrets(self.route, route):
             route = replace(route, auth=self.route.auth)
         else:
             self.headers = ()  # configured headers and credentials are meant for this host only
@@ -76,6 +83,8 @@ class Exchange:
         self.route, self.redirects = route, self.redirects + 1
 
 
-def _same_site(a: Route, b: Route) -> bool:
-    """Same host and port; the default-port http->https upgrade stays on the same site."""
-    return a.host == b.host and (a.port == b.port or {a.port, b.port} == {80, 443})
+def _keeps_secrets(old: Route, new: Route) -> bool:
+    """Same host and port, or the default-port http->https upgrade; never https->http."""
+    if old.host != new.host or (old.scheme == "https" and new.scheme == "http"):
+        return False
+    return old.port == new.port or (old.port, new.port) == (80, 443)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import trustme
 
-from exporter.config import ServiceSpec
+from exporter.config import ExporterConfig, ServiceSpec
 from exporter.probes.base import FACT_TLS_CERT_EXPIRY, ProbeDeps, ProbeResult
 from exporter.probes.http import probe
+from exporter.runtime import probing
 from hbmon.net.client import HttpClient
 from hbmon.netpolicy import DnsOverride, NetPolicy, OverrideMode
 from hbmon.status import Status
@@ -155,12 +157,22 @@ def test_host_patterns_select_which_names_are_pinned(make_client: MakeClient) ->
     assert resolvable.status is Status.HEALTHY
 
 
-def test_internet_check_with_override_disabled_ignores_a_catch_all_override(
-    make_client: MakeClient,
-) -> None:
-    client = make_client(DnsOverride(ip="127.0.0.2"))
+def test_exporter_internet_check_ignores_a_catch_all_override(tmp_path: Path) -> None:
+    """Wired as the exporter wires it: PING_URL resolves normally while services are pinned."""
     with serve(ok) as server:
-        spec = ServiceSpec(name="internet", kind="http", target=server.url(host="localhost"))
-        internet = ServiceSpec(spec.name, spec.kind, spec.target, dns_override=False)
-        result = probe(internet, timeout=5.0, deps=ProbeDeps(http=client, docker=None))
-    assert result.status is Status.HEALTHY
+        url = server.url(host="localhost")
+        config = ExporterConfig.from_env(
+            {
+                "PING_URL": url,
+                "SERVICE_URL_app": url,
+                "INTERNAL_DNS_OVERRIDE_IP": "127.0.0.2",  # loopback, nothing listens there
+                "DOCKER_HOST": f"unix://{tmp_path}/absent.sock",
+            }
+        )
+        with probing(config) as probes:
+            cycle = probes.run_cycle(0.0, 0, threading.Event())
+        paths = [r.path for r in server.record.requests]
+    [app] = cycle.services
+    assert app.result.status is Status.DOWN  # proves the override is in force for services
+    assert cycle.internet.status is Status.HEALTHY, cycle.internet.reason
+    assert paths == ["/"]

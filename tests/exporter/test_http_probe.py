@@ -104,6 +104,28 @@ def test_too_many_redirects_fail_with_reason(client: HttpClient) -> None:
     assert hops == 6
 
 
+def test_https_redirect_to_plain_http_is_an_error_and_never_followed(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    http = HttpClient(NetPolicy(), ca_bundle=ca_file(ca, tmp_path))
+
+    def downgrade(handler: Handler) -> None:
+        if handler.scheme == "https":
+            handler.reply(302, headers=(("Location", f"http://{handler.headers['Host']}/"),))
+        else:
+            handler.reply(200)
+
+    try:
+        with serve(downgrade, tls=server_tls(ca, "127.0.0.1"), also_plain=True) as server:
+            result = run(http, server.url("/"), headers=(("X-Key", "k"),))
+            schemes = [r.scheme for r in server.record.requests]
+    finally:
+        http.close()
+    assert result.status is Status.ERROR
+    assert result.reason == "redirect downgrades https to http"
+    assert result.status_code == 302
+    assert schemes == ["https"]  # the plain hop, which would carry X-Key in clear, never ran
+
+
 def test_server_rejecting_head_is_healthy_with_default_get(client: HttpClient) -> None:
     def behaviour(handler: Handler) -> None:
         handler.reply(405 if handler.command == "HEAD" else 200)

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import trustme
 
 from hbmon.net.client import HttpClient
 from hbmon.net.reply import ErrorKind
 from hbmon.net.resolve import AddrInfo
 from hbmon.netpolicy import DnsOverride, IpFamily, NetPolicy
-from tests.netservers import Handler, ok, serve
+from tests.netservers import Handler, ca_file, ok, serve, server_tls
 from tests.support import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -158,15 +165,52 @@ def test_ip_family_policy_picks_the_listener_of_that_family(
     assert counts[unused] == 0
 
 
+def _ipv4_only(host: str, port: int, family: int) -> Sequence[AddrInfo]:
+    return socket.getaddrinfo("127.0.0.1", port, family, socket.SOCK_STREAM)
+
+
 def test_ipv6_policy_cannot_reach_an_ipv4_only_name() -> None:
-    client = HttpClient(NetPolicy(ip_family=IpFamily.IPV6))
+    client = HttpClient(NetPolicy(ip_family=IpFamily.IPV6), resolver=_ipv4_only)
     try:
         with serve(ok) as server:
-            reply = client.request(server.url(), method="GET", timeout=5.0)
+            reply = client.request(server.url(host="v4.test"), method="GET", timeout=5.0)
     finally:
         client.close()
     assert reply.error is not None
     assert reply.error.kind is ErrorKind.DNS
+
+
+@pytest.mark.skipif(not _can_bind_ipv6_loopback(), reason="cannot bind ::1 here")
+def test_ipv6_override_ip_is_dialled_under_the_ipv4_policy() -> None:
+    policy = NetPolicy(ip_family=IpFamily.IPV4, dns_override=DnsOverride(ip="::1"))
+    client = HttpClient(policy)
+    try:
+        with serve(ok, host="::1") as server:
+            reply = client.exchange(f"http://svc.internal.test:{server.port}/", timeout=5.0)
+            hosts = [r.headers["Host"] for r in server.record.requests]
+    finally:
+        client.close()
+    assert reply.ok, reply.error
+    assert reply.ip_family == "ipv6"
+    assert hosts == [f"svc.internal.test:{server.port}"]
+
+
+@pytest.mark.skipif(not _can_bind_ipv6_loopback(), reason="cannot bind ::1 here")
+@pytest.mark.parametrize(
+    ("family", "listen", "used"),
+    [(IpFamily.IPV4, "::1", "ipv6"), (IpFamily.IPV6, "127.0.0.1", "ipv4")],
+)
+def test_ip_literal_in_the_url_is_dialled_in_its_own_family(
+    family: IpFamily, listen: str, used: str
+) -> None:
+    client = HttpClient(NetPolicy(ip_family=family))
+    try:
+        with serve(ok, host=listen) as server:
+            reply = client.request(server.url(), method="GET", timeout=5.0)
+    finally:
+        client.close()
+    assert reply.ok, reply.error
+    assert reply.ip_family == used
 
 
 def test_auto_policy_uses_whatever_the_name_resolves_to() -> None:
@@ -234,6 +278,78 @@ def test_headers_and_credentials_follow_redirects_only_on_the_same_host(
     assert all(h["X-Key"] == "k" and "Authorization" in h for h in first_host)
     assert "X-Key" not in other_host
     assert "Authorization" not in other_host
+
+
+def _hop_through_https_and_back(handler: Handler) -> None:
+    """/start (http) -> /secure (https) -> /plain (http), all on one host and port."""
+    host = handler.headers["Host"]
+    if handler.path == "/start":
+        handler.reply(302, headers=(("Location", f"https://{host}/secure"),))
+    elif handler.path == "/secure":
+        handler.reply(302, headers=(("Location", f"http://{host}/plain"),))
+    else:
+        handler.reply(200, b"plain")
+
+
+def test_redirect_from_https_to_http_drops_headers_and_credentials(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    client = HttpClient(NetPolicy(), ca_bundle=ca_file(ca, tmp_path))
+    tls = server_tls(ca, "127.0.0.1")
+    try:
+        with serve(_hop_through_https_and_back, tls=tls, also_plain=True) as server:
+            url = server.url("/start", scheme="http").replace("://", "://user:pw@")
+            reply = client.request(
+                url, method="GET", headers=(("X-Key", "k"),), timeout=5.0, follow_redirects=True
+            )
+            seen = [
+                (r.path, "X-Key" in r.headers, "Authorization" in r.headers)
+                for r in server.record.requests
+            ]
+    finally:
+        client.close()
+    assert reply.ok, reply.error
+    assert seen == [("/start", True, True), ("/secure", True, True), ("/plain", False, False)]
+
+
+def test_hung_name_lookup_never_delays_process_exit() -> None:
+    script = textwrap.dedent(
+        """
+        import threading, time
+        from hbmon.net.client import HttpClient
+        from hbmon.netpolicy import NetPolicy
+
+        entered = threading.Event()
+
+        def hang(host, port, family):
+            entered.set()
+            time.sleep(30)  # a resolver whose DNS server never answers
+            return []
+
+        client = HttpClient(NetPolicy(), resolver=hang)
+        probe = threading.Thread(
+            target=client.request, args=("http://hang.test/",), kwargs={"timeout": 0.2}
+        )
+        probe.start()
+        entered.wait(5)
+        closing = time.monotonic()
+        client.close()
+        print(time.monotonic() - closing)
+        probe.join()
+        """
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) < 0.5  # close() does not wait for the lookup either
+    assert elapsed < 2.0
 
 
 def _localhost_is_dual_stack() -> bool:
