@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,16 +133,31 @@ def _container_count(deps: ProbeDeps) -> int | None:
 
 def _wait_until(
     futures: set[Future[Any]], deadline: float, stop: threading.Event
-) -> set[Future[Any]]:
-    pending = futures
-    while pending:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
+) -> list[Future[Any]]:
+    """Wait for every future, the deadline or a stop request; returns the unfinished ones.
+
+    A countdown set by done-callbacks keeps this O(N): `wait(FIRST_COMPLETED)` in a loop
+    re-registers a waiter on every pending future each time one finishes, O(N^2) per cycle.
+    """
+    remaining = len(futures)
+    lock = threading.Lock()
+    all_done = threading.Event()
+
+    def one_done(_: Future[Any]) -> None:
+        nonlocal remaining
+        with lock:
+            remaining -= 1
+            if remaining == 0:
+                all_done.set()
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    while not all_done.wait(min(max(deadline - time.monotonic(), 0.0), _WAIT_SLICE)):
         if stop.is_set():
             raise CycleAborted
-        _, pending = wait(pending, min(remaining, _WAIT_SLICE), return_when=FIRST_COMPLETED)
-    return pending
+        if time.monotonic() >= deadline:
+            break
+    return [f for f in futures if not f.done()]
 
 
 def _finished(future: Future[Any]) -> bool:
