@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -89,3 +90,10 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
             env[key] = os.environ[key]
     env.update(extra)
     return env
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run one of our console scripts to completion, as a user would, capturing its output."""
+    return subprocess.run(
+        args, env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )

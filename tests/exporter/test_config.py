@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from exporter.config import ExporterConfig
 from hbmon.envconfig import ConfigError
 from hbmon.netpolicy import IpFamily, OverrideMode
-from tests.support import base_env
+from tests.support import base_env, run_cli
 
 BAD_VARIABLES = [
     ({"LOOP_INTERVAL_SECONDS": "ten"}, "LOOP_INTERVAL_SECONDS='ten'"),
@@ -63,15 +62,7 @@ BAD_VARIABLES = [
 def test_bad_variable_exits_2_naming_variable_and_value(
     tmp_path: Path, env: dict[str, str], expected: str
 ) -> None:
-    done = subprocess.run(
-        ["heartbeat-exporter", "--check-config"],
-        env=base_env(tmp_path, **env),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(["heartbeat-exporter", "--check-config"], base_env(tmp_path, **env), tmp_path)
     assert done.returncode == 2, done.stderr
     assert expected in done.stderr
     assert done.stdout == ""
@@ -89,38 +80,30 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_header_values_never_appear_in_the_error(tmp_path: Path) -> None:
-    done = subprocess.run(
+    done = run_cli(
         ["heartbeat-exporter", "--check-config"],
-        env=base_env(
+        base_env(
             tmp_path,
             SERVICE_URL_api="http://x.test/",
             SERVICE_HEADERS_api="Authorization:Bearer sup3rs3cret,oops",
         ),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        tmp_path,
     )
     assert done.returncode == 2
     assert "sup3rs3cret" not in done.stderr + done.stdout
 
 
 def test_check_config_prints_resolved_configuration_without_secrets(tmp_path: Path) -> None:
-    done = subprocess.run(
+    done = run_cli(
         ["heartbeat-exporter", "--check-config"],
-        env=base_env(
+        base_env(
             tmp_path,
             SERVICE_URL_Api="https://user:pa55word@api.example.test/health?token=t0ken",
             SERVICE_HEADERS_Api="X-Health:yes-secret-value",
             SERVICE_URL_db="docker:postgres",
             LOOP_INTERVAL_SECONDS="2.5",
         ),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        tmp_path,
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -140,15 +123,8 @@ def test_dotenv_file_is_read_and_real_environment_wins(tmp_path: Path) -> None:
         "LOOP_INTERVAL_SECONDS=30\n"
         "export TZ=America/Lima\n"
     )
-    done = subprocess.run(
-        ["heartbeat-exporter", "--check-config"],
-        env=base_env(tmp_path, LOOP_INTERVAL_SECONDS="5"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = base_env(tmp_path, LOOP_INTERVAL_SECONDS="5")
+    done = run_cli(["heartbeat-exporter", "--check-config"], env, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "LOOP_INTERVAL_SECONDS=5" in done.stdout
     assert "TZ=America/Lima" in done.stdout

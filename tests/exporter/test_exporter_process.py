@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import StatusServer, base_env, free_port, wait_for
+from tests.support import StatusServer, base_env, free_port, run_cli, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -263,28 +263,12 @@ def test_once_prints_a_table_and_exits_by_health(
     tmp_path: Path, healthy_server: StatusServer, failing_server: StatusServer
 ) -> None:
     env = exporter_env(tmp_path, healthy_server, SERVICE_URL_web=healthy_server.url)
-    ok = subprocess.run(
-        ["heartbeat-exporter", "--once"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    ok = run_cli(["heartbeat-exporter", "--once"], env, tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.splitlines()[0].split() == ["service", "kind", "status", "latency", "reason"]
     assert ok.stdout.splitlines()[1].split()[:3] == ["web", "http", "healthy"]
     env["SERVICE_URL_api"] = failing_server.url
-    bad = subprocess.run(
-        ["heartbeat-exporter", "--once"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    bad = run_cli(["heartbeat-exporter", "--once"], env, tmp_path)
     assert bad.returncode == 1
     assert any(line.split()[:3] == ["api", "http", "error"] for line in bad.stdout.splitlines())
     assert not (tmp_path / "metrics.db").exists()
@@ -293,14 +277,6 @@ def test_once_prints_a_table_and_exits_by_health(
 def test_busy_listen_address_is_a_clear_error(tmp_path: Path, healthy_server: StatusServer) -> None:
     env = exporter_env(tmp_path, healthy_server)
     env["EXPORTER_LISTEN"] = f"127.0.0.1:{healthy_server.port}"
-    done = subprocess.run(
-        ["heartbeat-exporter"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = run_cli(["heartbeat-exporter"], env, tmp_path)
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{healthy_server.port}" in done.stderr
