@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +12,7 @@ from types import FrameType
 from alerter.app import Alerter
 from alerter.config import AlerterConfig
 from hbmon import __version__
-from hbmon.envconfig import EXIT_CONFIG_ERROR, ConfigError, merged_environment
+from hbmon.envconfig import load_or_exit
 from hbmon.logs import configure, get_logger, register_secrets
 
 
@@ -33,19 +31,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_config(env_file: Path) -> AlerterConfig:
-    return AlerterConfig.from_env(merged_environment(os.environ, env_file))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        config = load_config(args.env_file)
-    except ConfigError as exc:
-        print("heartbeat-alerter: invalid configuration:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return EXIT_CONFIG_ERROR
+    config = load_or_exit("heartbeat-alerter", AlerterConfig.from_env, args.env_file)
     if args.check_config:
         for key, value in config.redacted().items():
             print(f"{key}={value}")

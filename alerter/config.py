@@ -9,8 +9,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from hbmon.envconfig import EnvReader, ListenAddress
-from hbmon.netpolicy import IpFamily, NetPolicy
+from hbmon.envconfig import EnvReader, ListenAddress, ip_family, shared_settings
+from hbmon.netpolicy import NetPolicy
 
 LANGUAGES = ("en", "es")
 SIGNINGS = ("none", "hmac-sha256")
@@ -94,17 +94,13 @@ class AlerterConfig:
             heartbeat_signing=r.choice("HEARTBEAT_SIGNING", "none", SIGNINGS),
             heartbeat_timeout=r.number("HEARTBEAT_TIMEOUT_SECONDS", 5.0),
             listen=r.listen("ALERTER_LISTEN", "0.0.0.0:9878"),
-            interval=r.number("LOOP_INTERVAL_SECONDS", 10.0),
-            db_path=Path(r.string("SQLITE_DB_PATH", "data/metrics.db")),
-            tz=r.timezone("TZ"),
-            log_level=r.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
-            log_format=r.choice("LOG_FORMAT", "", ("json", "console")) or None,
             webhook_timeout=r.number("ALERT_TIMEOUT_SECONDS", 10.0),
             retry_base=r.number("ALERT_RETRY_BASE_SECONDS", 2.0),
             retry_max=r.number("ALERT_RETRY_MAX_SECONDS", 300.0),
             poll=r.number("ALERTER_POLL_SECONDS", 0.1),
             retention_days=r.number("ALERT_RETENTION_DAYS", 30.0),
-            net=NetPolicy(IpFamily(r.choice("IP_FAMILY", "ipv4", [f.value for f in IpFamily]))),
+            net=NetPolicy(ip_family(r)),
+            **shared_settings(r),
         )
         _check_relations(r, config)
         r.finish()

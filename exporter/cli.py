@@ -17,7 +17,7 @@ from exporter.runtime import Exporter, probing
 from exporter.store import Store
 from hbmon import __version__, logs
 from hbmon.db.schema import SchemaError
-from hbmon.envconfig import EXIT_CONFIG_ERROR, ConfigError, merged_environment
+from hbmon.envconfig import load_or_exit
 
 PROG = "heartbeat-exporter"
 
@@ -30,16 +30,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="default: ./.env")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
-
-
-def load_config(env_file: Path) -> ExporterConfig:
-    try:
-        return ExporterConfig.from_env(merged_environment(os.environ, env_file))
-    except ConfigError as error:
-        print(f"{PROG}: invalid configuration:", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG_ERROR) from None
 
 
 def describe(config: ExporterConfig) -> list[str]:
@@ -112,7 +102,7 @@ def print_table(cycle: Cycle) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    config = load_config(args.env_file)
+    config = load_or_exit(PROG, ExporterConfig.from_env, args.env_file)
     logs.configure(config.log_level, config.log_format, process="exporter")
     logs.register_secrets(config.secrets)
     if args.check_config:

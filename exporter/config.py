@@ -9,8 +9,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from hbmon.envconfig import EnvReader, ListenAddress
-from hbmon.netpolicy import DnsOverride, IpFamily, NetPolicy, OverrideMode
+from hbmon.envconfig import EnvReader, ListenAddress, ip_family, shared_settings
+from hbmon.netpolicy import DnsOverride, NetPolicy, OverrideMode
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # CR, LF, NUL...: header injection
@@ -78,18 +78,14 @@ class ExporterConfig:
     def from_env(cls, env: Mapping[str, str]) -> ExporterConfig:
         """Build the configuration; raises ConfigError listing every problem at once."""
         reader = EnvReader(env)
-        interval = reader.number("LOOP_INTERVAL_SECONDS", 10.0)
+        shared = shared_settings(reader)
+        interval = shared["interval"]
         config = cls(
             services=_services(reader),
-            interval=interval,
             service_timeout=reader.number("SERVICE_TIMEOUT_SECONDS", _default_timeout(interval)),
-            db_path=Path(reader.string("SQLITE_DB_PATH", "data/metrics.db")),
-            tz=reader.timezone("TZ"),
             ping_url=reader.url("PING_URL") or "http://www.google.com",
             listen=reader.listen("EXPORTER_LISTEN", "0.0.0.0:9877"),
             retention_days=reader.number("RETENTION_DAYS", 30.0),
-            log_level=reader.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
-            log_format=reader.choice("LOG_FORMAT", "", ("json", "console")) or None,
             disk_path=reader.string("DISK_PATH", "/"),
             max_redirects=reader.integer("HTTP_MAX_REDIRECTS", 5, minimum=0),
             max_body_bytes=reader.integer("HTTP_MAX_BODY_BYTES", 65536, minimum=0),
@@ -97,6 +93,7 @@ class ExporterConfig:
             docker_host=reader.raw("DOCKER_HOST"),
             ca_bundle=_existing_file(reader, "HTTP_CA_BUNDLE"),
             net=_net_policy(reader),
+            **shared,
         )
         _check_relations(reader, config)
         reader.finish()
@@ -217,7 +214,7 @@ def _headers(reader: EnvReader, name: str) -> tuple[tuple[str, str], ...]:
 
 
 def _net_policy(reader: EnvReader) -> NetPolicy:
-    family = IpFamily(reader.choice("IP_FAMILY", "ipv4", [f.value for f in IpFamily]))
+    family = ip_family(reader)
     ip = reader.ip_address("INTERNAL_DNS_OVERRIDE_IP")
     mode = OverrideMode(
         reader.choice("INTERNAL_DNS_OVERRIDE_MODE", "resolve", [m.value for m in OverrideMode])

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hbmon.netpolicy import IpFamily
+
 EXIT_CONFIG_ERROR = 2
+LOG_LEVELS = ("debug", "info", "warning", "error")
+T = TypeVar("T")
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
@@ -208,3 +215,32 @@ class EnvReader:
     def finish(self) -> None:
         if self.problems:
             raise ConfigError(self.problems)
+
+
+def shared_settings(reader: EnvReader) -> dict[str, Any]:
+    """Variables both processes read from their shared `.env`: one name, default and check each.
+
+    The keys are the field names both frozen configs use.
+    """
+    return {
+        "interval": reader.number("LOOP_INTERVAL_SECONDS", 10.0),
+        "db_path": Path(reader.string("SQLITE_DB_PATH", "data/metrics.db")),
+        "tz": reader.timezone("TZ"),
+        "log_level": reader.choice("LOG_LEVEL", "info", LOG_LEVELS),
+        "log_format": reader.choice("LOG_FORMAT", "", ("json", "console")) or None,
+    }
+
+
+def ip_family(reader: EnvReader) -> IpFamily:
+    return IpFamily(reader.choice("IP_FAMILY", "ipv4", [f.value for f in IpFamily]))
+
+
+def load_or_exit(prog: str, from_env: Callable[[Mapping[str, str]], T], env_file: Path) -> T:
+    """Build a config from the environment plus `env_file`; on problems print all, exit 2."""
+    try:
+        return from_env(merged_environment(os.environ, env_file))
+    except ConfigError as error:
+        print(f"{prog}: invalid configuration:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG_ERROR) from None
