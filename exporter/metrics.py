@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
@@ -118,59 +118,74 @@ def _cycle_metrics(cycle: Cycle) -> Iterator[Metric]:
     )
 
 
-def _service_metrics(outcomes: tuple[ServiceOutcome, ...]) -> Iterator[Metric]:
-    up = GaugeMetricFamily(
-        "heartbeat_service_up", "1 if the service is healthy.", labels=["service", "kind"]
-    )
-    status = GaugeMetricFamily(
-        "heartbeat_service_status", "Current status, one-hot.", labels=["service", "status"]
-    )
-    latency = GaugeMetricFamily(
-        "heartbeat_service_latency_seconds", "Probe latency.", labels=["service"]
-    )
-    code = GaugeMetricFamily(
-        "heartbeat_service_http_status_code", "Final HTTP status code.", labels=["service"]
-    )
-    phases = GaugeMetricFamily(
-        "heartbeat_service_phase_seconds",
-        "HTTP probe latency by phase.",
-        labels=["service", "phase"],
-    )
-    family = GaugeMetricFamily(
+Samples = Iterator[tuple[tuple[str, ...], float]]
+
+
+def _up(outcome: ServiceOutcome) -> Samples:
+    yield (outcome.spec.kind,), float(outcome.result.healthy)
+
+
+def _status(outcome: ServiceOutcome) -> Samples:
+    for candidate in Status:
+        yield (candidate.value,), float(outcome.result.status is candidate)
+
+
+def _latency(outcome: ServiceOutcome) -> Samples:
+    if outcome.result.latency_s is not None:
+        yield (), outcome.result.latency_s
+
+
+def _status_code(outcome: ServiceOutcome) -> Samples:
+    if outcome.result.status_code is not None:
+        yield (), float(outcome.result.status_code)
+
+
+def _phases(outcome: ServiceOutcome) -> Samples:
+    for phase in base.PHASES:
+        if phase in outcome.result.phases:
+            yield (phase,), outcome.result.phases[phase]
+
+
+def _ip_family(outcome: ServiceOutcome) -> Samples:
+    family = outcome.result.facts.get(base.FACT_IP_FAMILY)
+    if family in ("ipv4", "ipv6"):
+        yield (), 4.0 if family == "ipv4" else 6.0
+
+
+def _cert_expiry(outcome: ServiceOutcome) -> Samples:
+    expiry = outcome.result.facts.get(base.FACT_TLS_CERT_EXPIRY)
+    if isinstance(expiry, int | float) and not isinstance(expiry, bool):
+        yield (), float(expiry)
+
+
+# name, help, labels after `service`, samples of one service
+_SERVICE_FAMILIES: tuple[
+    tuple[str, str, tuple[str, ...], Callable[[ServiceOutcome], Samples]], ...
+] = (
+    ("heartbeat_service_up", "1 if the service is healthy.", ("kind",), _up),
+    ("heartbeat_service_status", "Current status, one-hot.", ("status",), _status),
+    ("heartbeat_service_latency_seconds", "Probe latency.", (), _latency),
+    ("heartbeat_service_http_status_code", "Final HTTP status code.", (), _status_code),
+    ("heartbeat_service_phase_seconds", "HTTP probe latency by phase.", ("phase",), _phases),
+    (
         "heartbeat_service_ip_family",
         "IP version used by the probe's connection (4 or 6).",
-        labels=["service"],
-    )
-    expiry = GaugeMetricFamily(
+        (),
+        _ip_family,
+    ),
+    (
         "heartbeat_service_tls_cert_expiry_timestamp_seconds",
         "notAfter of the leaf certificate seen in the latest TLS handshake.",
-        labels=["service"],
-    )
-    for outcome in outcomes:
-        name, result = outcome.spec.name, outcome.result
-        up.add_metric([name, outcome.spec.kind], float(result.healthy))
-        for candidate in Status:
-            status.add_metric([name, candidate.value], float(result.status is candidate))
-        if result.latency_s is not None:
-            latency.add_metric([name], result.latency_s)
-        if result.status_code is not None:
-            code.add_metric([name], result.status_code)
-        for phase in base.PHASES:
-            if phase in result.phases:
-                phases.add_metric([name, phase], result.phases[phase])
-        _add_facts(name, result, family, expiry)
-    yield from (up, status, latency, code, phases, family, expiry)
+        (),
+        _cert_expiry,
+    ),
+)
 
 
-def _add_facts(
-    name: str,
-    result: base.ProbeResult,
-    family: GaugeMetricFamily,
-    expiry: GaugeMetricFamily,
-) -> None:
-    ip_family = result.facts.get(base.FACT_IP_FAMILY)
-    if ip_family in ("ipv4", "ipv6"):
-        family.add_metric([name], 4.0 if ip_family == "ipv4" else 6.0)
-    cert_expiry = result.facts.get(base.FACT_TLS_CERT_EXPIRY)
-    if isinstance(cert_expiry, int | float) and not isinstance(cert_expiry, bool):
-        expiry.add_metric([name], float(cert_expiry))
+def _service_metrics(outcomes: tuple[ServiceOutcome, ...]) -> Iterator[Metric]:
+    for name, doc, labels, samples in _SERVICE_FAMILIES:
+        family = GaugeMetricFamily(name, doc, labels=["service", *labels])
+        for outcome in outcomes:
+            for values, value in samples(outcome):
+                family.add_metric([outcome.spec.name, *values], value)
+        yield family
