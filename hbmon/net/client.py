@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import ssl
 import threading
@@ -13,6 +14,7 @@ from hbmon import __version__
 from hbmon.net.connection import Connection, open_connection
 from hbmon.net.exchange import Exchange, Headers, Response
 from hbmon.net.reply import ErrorKind, HttpReply, NetError, classify
+from hbmon.net.request import encode_request
 from hbmon.net.resolve import BoundedResolver, Resolver, system_resolver
 from hbmon.net.route import BadUrl, Route, redirect_route, route_for
 from hbmon.net.watchdog import Budget, Watchdog
@@ -22,6 +24,8 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 # What a keep-alive connection closed by the peer while idle looks like on its next use.
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+# Parsed first hops kept per client: probes ask for the same URLs every cycle.
+_ROUTE_CACHE_SIZE = 4096
 
 
 class HttpClient:
@@ -54,6 +58,7 @@ class HttpClient:
         self._lock = threading.Lock()
         self._idle: dict[tuple[str, str, int, str], list[Connection]] = {}
         self._closed = False
+        self._first_hop = functools.lru_cache(maxsize=_ROUTE_CACHE_SIZE)(self._parse_first_hop)
 
     def request(
         self,
@@ -92,10 +97,9 @@ class HttpClient:
             raise RuntimeError("HttpClient used after close()")
         override = self._policy.dns_override if dns_override else None
         try:
-            route = route_for(url, override)
+            route, secure = self._first_hop(url, dns_override)
         except BadUrl as exc:
             return HttpReply(error=NetError(ErrorKind.PROTOCOL, str(exc)))
-        secure = urlsplit(url).scheme.lower() == "https"
         state = Exchange(route, method.upper(), headers, body, secure=secure)
         budget = self._watchdog.budget(timeout)
         try:
@@ -119,6 +123,11 @@ class HttpClient:
             for conn in stack:
                 conn.close()
         self._watchdog.close()
+
+    def _parse_first_hop(self, url: str, dns_override: bool) -> tuple[Route, bool]:
+        """The first hop's route, and whether the URL itself asked for https."""
+        override = self._policy.dns_override if dns_override else None
+        return route_for(url, override), urlsplit(url).scheme.lower() == "https"
 
     def _follow(
         self, state: Exchange, budget: Budget, override: DnsOverride | None, follow: bool
@@ -174,43 +183,45 @@ class HttpClient:
     def _roundtrip(
         self, conn: Connection, reused: bool, state: Exchange, budget: Budget
     ) -> Response:
+        reply: http.client.HTTPResponse | None = None
         try:
             budget.watch(conn.sock)
             conn.sock.settimeout(max(budget.remaining(), 0.001))
             sent = time.monotonic()
             state.stage = "waiting for the response"
-            self._write(conn.channel, state)
-            reply = conn.channel.getresponse()
+            reply = conn.send(self._encode(state), state.method)
             ttfb = time.monotonic() - sent
             state.stage = "reading the body"
             data = reply.read(self._max_body + 1)
             budget.watch(None)
         except BaseException:
             budget.watch(None)
+            if reply is not None:
+                reply.close()
             conn.close()
             raise
         state.account(conn, reused, ttfb)
         if len(data) > self._max_body or not reply.isclosed() or reply.will_close or budget.fired:
+            reply.close()
             conn.close()  # unread body left on the wire would poison the next request
         else:
             self._give_back(conn)
         return Response(reply.status, tuple(reply.getheaders()), data[: self._max_body])
 
-    def _write(self, channel: http.client.HTTPConnection, state: Exchange) -> None:
+    def _encode(self, state: Exchange) -> bytes:
         route, headers = state.route, state.headers
         names = {name.lower() for name, _ in headers}
-        channel.putrequest(state.method, route.target, skip_host=True, skip_accept_encoding=True)
+        fields: list[tuple[str, str]] = []
         if "host" not in names:
-            channel.putheader("Host", route.host_header)
+            fields.append(("Host", route.host_header))
         if "user-agent" not in names:
-            channel.putheader("User-Agent", self._user_agent)
+            fields.append(("User-Agent", self._user_agent))
         if route.auth is not None and "authorization" not in names:
-            channel.putheader("Authorization", route.auth)
-        for name, value in headers:
-            channel.putheader(name, value)
+            fields.append(("Authorization", route.auth))
+        fields.extend(headers)
         if state.body is not None:
-            channel.putheader("Content-Length", str(len(state.body)))
-        channel.endheaders(state.body)
+            fields.append(("Content-Length", str(len(state.body))))
+        return encode_request(state.method, route.target, fields, state.body)
 
     def _take_idle(self, key: tuple[str, str, int, str]) -> Connection | None:
         while True:

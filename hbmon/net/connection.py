@@ -1,8 +1,7 @@
-"""Open one keep-alive HTTP(S) connection under a budget, timing its dns/connect/tls phases."""
+"""One keep-alive HTTP(S) connection: opened under a budget (timing dns/connect/tls), then used."""
 
 from __future__ import annotations
 
-import http.client
 import select
 import socket
 import ssl
@@ -11,22 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hbmon.net.resolve import AddrInfo, BoundedResolver
+from hbmon.net.response import WireResponse
 from hbmon.net.route import Route
 from hbmon.net.watchdog import Budget
 from hbmon.netpolicy import IpFamily
 
 _FAMILIES = {IpFamily.IPV4: socket.AF_INET, IpFamily.IPV6: socket.AF_INET6}
 _FAMILY_NAMES = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
-
-
-class _Channel(http.client.HTTPConnection):
-    """http.client's request writer and response parser over a socket we opened ourselves."""
-
-    auto_open = 0  # never reconnect behind our back: reconnecting is the pool's decision
-
-    def __init__(self, sock: socket.socket, route: Route) -> None:
-        super().__init__(route.host, route.port)
-        self.sock = sock
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +29,11 @@ class OpenTimes:
 class Connection:
     """A connection owned by one request at a time; the pool hands it on when it is idle."""
 
-    __slots__ = ("cert_expiry", "channel", "family", "key", "opened", "sock")
+    __slots__ = ("cert_expiry", "closed", "family", "key", "opened", "sock")
 
     def __init__(self, sock: socket.socket, route: Route, opened: OpenTimes) -> None:
         self.sock = sock
-        self.channel = _Channel(sock, route)
+        self.closed = False
         self.key = route.key
         self.family = _FAMILY_NAMES.get(sock.family, str(sock.family))
         self.opened = opened
@@ -52,14 +42,29 @@ class Connection:
     @property
     def usable(self) -> bool:
         """Still open and quiet: an idle connection with readable data was closed by the peer."""
-        if self.channel.sock is None:
+        if self.closed:
             return False
         poller = select.poll()
         poller.register(self.sock, select.POLLIN)
         return not poller.poll(0)
 
+    def send(self, request: bytes, method: str) -> WireResponse:
+        """Write one encoded request and read the response's status line and header fields.
+
+        The caller reads the body and closes the response; on an exception nothing is left open
+        but the connection itself.
+        """
+        self.sock.sendall(request)
+        response = WireResponse(self.sock, method=method)
+        try:
+            response.begin()
+        except BaseException:
+            response.close()
+            raise
+        return response
+
     def close(self) -> None:
-        self.channel.close()
+        self.closed = True
         self.sock.close()
 
 

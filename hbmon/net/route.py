@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urljoin, urlsplit
 
 from hbmon.netpolicy import DnsOverride, OverrideMode
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+_NOT_IN_HOST = re.compile("[\x00-\x20\x7f]")  # header injection through the Host field
 
 
 class BadUrl(ValueError):
@@ -23,16 +25,18 @@ class Route:
     dial: str  # what to resolve and connect to: `host`, or the override IP
     target: str  # path and query, as sent on the request line
     auth: str | None = None  # Basic credentials from the URL, never shown
+    # Derived once: every request writes it, and routes are reused from cycle to cycle.
+    host_header: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        name = f"[{self.host}]" if ":" in self.host else self.host
+        header = name if DEFAULT_PORTS[self.scheme] == self.port else f"{name}:{self.port}"
+        object.__setattr__(self, "host_header", header)
 
     @property
     def key(self) -> tuple[str, str, int, str]:
         """Connections are shared between hops and requests with the same key."""
         return (self.scheme, self.host, self.port, self.dial)
-
-    @property
-    def host_header(self) -> str:
-        name = f"[{self.host}]" if ":" in self.host else self.host
-        return name if DEFAULT_PORTS[self.scheme] == self.port else f"{name}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -59,6 +63,8 @@ def route_for(url: str, override: DnsOverride | None, *, first_hop: bool = True)
     scheme, host = parts.scheme.lower(), parts.hostname
     if scheme not in DEFAULT_PORTS or not host:
         raise BadUrl(f"unsupported URL scheme {scheme!r}" if host else "URL has no host")
+    if _NOT_IN_HOST.search(host):
+        raise BadUrl("invalid URL host")  # http.client refused it, with an exception, once dialled
     pinned = override is not None and override.matches(host)
     if pinned and first_hop and override is not None and override.mode is OverrideMode.HTTP:
         scheme = "http"

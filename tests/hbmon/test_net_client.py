@@ -59,6 +59,20 @@ def test_request_never_uses_the_dns_override(client: HttpClient) -> None:
     assert reply.ok
 
 
+def test_parsed_urls_are_remembered_apart_with_and_without_the_override(
+    client: HttpClient,
+) -> None:
+    with serve(ok) as server:
+        url = server.url("/same")  # 127.0.0.1 only: the override's 127.0.0.2 refuses
+        pinned = [client.exchange(url, timeout=5.0) for _ in range(2)]
+        direct = [client.request(url, method="GET", timeout=5.0) for _ in range(2)]
+        again = client.exchange(url, timeout=5.0)
+    assert [r.error.kind if r.error else None for r in pinned] == [ErrorKind.REFUSED] * 2
+    assert [r.ok for r in direct] == [True, True]
+    assert again.error is not None
+    assert again.error.kind is ErrorKind.REFUSED
+
+
 def test_request_does_not_follow_redirects_unless_asked(client: HttpClient) -> None:
     def moved(handler: Handler) -> None:
         if handler.path == "/old":
@@ -86,6 +100,15 @@ def test_unsupported_url_is_an_error_reply(client: HttpClient) -> None:
     reply = client.request("ftp://127.0.0.1/x", timeout=1.0)
     assert reply.error is not None
     assert reply.error.kind is ErrorKind.PROTOCOL
+
+
+@pytest.mark.parametrize("host", ["a b", "a\x00b", "a\x7fb"])
+def test_url_host_with_space_or_control_character_is_an_error_reply(
+    client: HttpClient, host: str
+) -> None:
+    reply = client.exchange(f"http://{host}/", timeout=1.0)  # pinned: no name lookup
+    assert reply.error is not None
+    assert (reply.error.kind, reply.error.reason) == (ErrorKind.PROTOCOL, "invalid URL host")
 
 
 def test_credentials_in_url_are_sent_as_basic_auth_but_never_reported(
