@@ -128,7 +128,12 @@ def _guarded(
 
 
 def _container_count(deps: ProbeDeps) -> int | None:
-    return None if deps.docker is None else deps.docker.running_count()
+    """Running containers, or None (unknown) — never an exception that would end the cycle."""
+    try:
+        return None if deps.docker is None else deps.docker.running_count()
+    except Exception:
+        log.exception("docker.count_failed")
+        return None
 
 
 def _wait_until(
