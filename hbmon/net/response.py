@@ -44,7 +44,9 @@ class WireResponse(http.client.HTTPResponse):
         if self.headers is not None:
             return
         version, status, reason = _read_status(self.fp)
-        while status == http.client.CONTINUE:
+        # Interim replies (100 Continue, 103 Early Hints, ...) precede the real answer; http.client
+        # skips only 100 and would report a 103 as final. 101 ends HTTP: it stays final.
+        while 100 <= status < 200 and status != http.client.SWITCHING_PROTOCOLS:
             read_header_lines(self.fp)
             version, status, reason = _read_status(self.fp)
         self.code = self.status = status

@@ -122,10 +122,6 @@ RESPONSES = {
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
         "POST",
     ),
-    "early_hints_is_final_like_http_client": (
-        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
-        "GET",
-    ),
     "http10_closes": (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "GET"),
     "http10_keep_alive": (
         b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok",
@@ -260,3 +256,13 @@ def test_answer_without_length_is_read_to_close_and_not_reused(client: HttpClien
     assert (first.body, second.body) == (b"until close", b"until close")
     assert not second.connection_reused
     assert connections == 2
+
+
+def test_early_hints_are_skipped_like_100_continue() -> None:
+    raw = (
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    )
+    response = WireResponse(cast(socket.socket, _Wire(raw)), method="GET")
+    response.begin()
+    assert (response.status, response.read()) == (200, b"ok")
