@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -204,6 +205,35 @@ def test_sigterm_during_probing_stops_within_a_second_and_stores_no_partial_cycl
     assert cycles_stored(db) == stored
     assert query(db, "SELECT COUNT(*) FROM service_checks") == [(2 * stored,)]
     assert "cycle.aborted" in (tmp_path / "exporter.log").read_text()
+
+
+def test_black_hole_is_a_timeout_and_the_cycle_still_ends_on_time(
+    tmp_path: Path, healthy_server: StatusServer
+) -> None:
+    hole = BlackHole()
+    env = exporter_env(
+        tmp_path, healthy_server, SERVICE_URL_web=healthy_server.url, SERVICE_URL_hole=hole.url
+    )
+    db = tmp_path / "metrics.db"
+    process = start(tmp_path, env)
+    try:
+        wait_for(lambda: cycles_stored(db) >= 3, timeout=20)
+    finally:
+        stop(process)
+        hole.close()
+    checks = query(
+        db,
+        "SELECT s.service_name, s.status, s.latency_ms, c.cycle_duration_ms, c.skipped_ticks "
+        "FROM service_checks s JOIN monitoring_cycles c ON c.id = s.cycle_id "
+        "WHERE s.service_name = 'hole'",
+    )
+    assert len(checks) >= 3
+    for _, status, _, duration_ms, skipped in checks:
+        assert status == "timeout"
+        assert 450 <= float(duration_ms) < 900  # type: ignore[arg-type]  # budget 0.5 s
+        assert skipped == 0
+    starts = [r[0] for r in query(db, "SELECT started_at FROM monitoring_cycles ORDER BY id")]
+    assert all(b - a == 1.0 for a, b in itertools.pairwise(starts))  # type: ignore[operator]
 
 
 def test_kill_9_mid_run_leaves_a_consistent_database(
