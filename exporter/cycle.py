@@ -88,26 +88,28 @@ class CycleRunner:
         host_sample = host()
         services = [(spec, self._submit(spec, deps, deadline)) for spec in self._plan.services]
         internet = self._submit(self._plan.internet, deps, deadline)
-        count_future = self._pool.submit(_container_count, deps)
-        every: set[Future[Any]] = {f for _, f in services} | {internet, count_future}
-        pending = _wait_until(every, deadline, stop)
+        count = self._pool.submit(_container_count, deps)
+        pending = _wait_until({f for _, f in services} | {internet, count}, deadline, stop)
         cycle = Cycle(
             started_at=tick,
             completed_at=time.time(),
             duration_s=time.monotonic() - start,
             skipped_ticks=skipped_ticks,
             host=host_sample,
-            container_count=count_future.result() if _finished(count_future) else None,
+            container_count=count.result() if _finished(count) else None,
             internet=_result(internet),
             services=tuple(ServiceOutcome(spec, _result(future)) for spec, future in services),
         )
         if pending:
-            # Threads still probing past the deadline would starve the next cycle: give it a
-            # fresh pool and let the stragglers finish on their own (each probe has a budget).
-            log.warning("cycle.probes_abandoned", count=len(pending))
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
+            self._abandon(len(pending))
         return cycle
+
+    def _abandon(self, stragglers: int) -> None:
+        """Threads still probing past the deadline would starve the next cycle: give it a fresh
+        pool and let the stragglers finish on their own (each probe has its own budget)."""
+        log.warning("cycle.probes_abandoned", count=stragglers)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
 
     def _submit(self, spec: ServiceSpec, deps: ProbeDeps, deadline: float) -> Future[ProbeResult]:
         probe = self._plan.probes[spec.kind]
