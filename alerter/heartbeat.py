@@ -94,7 +94,7 @@ class Heartbeater:
         now = time.time()
         if cycle is None or not self._due(cycle, now):
             return
-        blocked = gate(cycle, now=now, interval=self.config.interval)
+        blocked = gate(cycle, now=now, interval=store.interval_of(cycle, self.config.interval))
         if blocked is not None:
             self._gated(cycle, blocked)
             return
@@ -125,7 +125,7 @@ class Heartbeater:
                 statuses, cycle_id=cycle.id, started_at=cycle.started_at, context=self.context
             )
         )
-        timeout = min(self.config.heartbeat_timeout, self.config.interval)
+        timeout = min(self.config.heartbeat_timeout, store.interval_of(cycle, self.config.interval))
         reply = self.transport.post(self.config.heartbeat_url, body, self._headers(body), timeout)
         self.last_cycle, self.last_sent = cycle.id, time.time()
         self._record(cycle, reply)

@@ -38,6 +38,12 @@ class Cycle:
     completed_at: float
     internet_status: str
     checks: tuple[Check, ...]
+    interval: float | None = None  # the exporter's interval, recorded with the cycle
+
+
+def interval_of(cycle: Cycle | None, configured: float) -> float:
+    """The exporter's own interval as recorded with its newest cycle; else the configured one."""
+    return cycle.interval if cycle is not None and cycle.interval else configured
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,8 @@ def cycles_after(db: peewee.SqliteDatabase, cursor: int, limit: int = 50) -> lis
 def _read_cycles(db: peewee.SqliteDatabase, cursor: int, limit: int) -> list[Cycle]:
     rows = sql(
         db,
-        "SELECT id, started_at, completed_at, internet_status FROM monitoring_cycles "
+        "SELECT id, started_at, completed_at, internet_status, interval_seconds "
+        "FROM monitoring_cycles "
         "WHERE id > ? ORDER BY id LIMIT ?",
         (cursor, limit),
     ).fetchall()
@@ -122,7 +129,14 @@ def _read_cycles(db: peewee.SqliteDatabase, cursor: int, limit: int) -> list[Cyc
         if int(c[0]) in checks:
             checks[int(c[0])].append(Check(str(c[1]), str(c[2]), str(c[3]), c[4], c[5], c[6]))
     return [
-        Cycle(int(r[0]), float(r[1]), float(r[2]), str(r[3]), tuple(checks[int(r[0])]))
+        Cycle(
+            int(r[0]),
+            float(r[1]),
+            float(r[2]),
+            str(r[3]),
+            tuple(checks[int(r[0])]),
+            None if r[4] is None else float(r[4]),
+        )
         for r in rows
     ]
 

@@ -54,6 +54,7 @@ class Tailer:
         self._newest: store.Cycle | None = None
         self._lag = 0
         self._stall_open = False  # an exporter_stalled alert is open: skip the stall check
+        self._mismatch_logged = False
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -87,7 +88,20 @@ class Tailer:
         while self._process_batch():
             pass
         self._newest = store.newest_cycle(self.db)
+        self._warn_interval_mismatch(self._newest)
         self._lag = store.count_cycles_after(self.db, self.cursor)
+
+    def _warn_interval_mismatch(self, newest: store.Cycle | None) -> None:
+        recorded = newest.interval if newest is not None else None
+        if self._mismatch_logged or not recorded or recorded == self.config.interval:
+            return
+        self._mismatch_logged = True
+        log.warning(
+            "config.interval_mismatch",
+            exporter_interval_s=recorded,
+            alerter_interval_s=self.config.interval,
+            detail="using the exporter's interval for freshness and stall detection",
+        )
 
     def _tables_ready(self) -> bool:
         self._ready = self._ready or store.exporter_tables_exist(self.db)
@@ -129,10 +143,8 @@ class Tailer:
 
     def _check_stall(self, newest: store.Cycle | None) -> None:
         now = time.time()
-        fresh = (
-            newest is not None
-            and now - newest.completed_at <= STALL_INTERVALS * self.config.interval
-        )
+        interval = store.interval_of(newest, self.config.interval)
+        fresh = newest is not None and now - newest.completed_at <= STALL_INTERVALS * interval
         if fresh or self._stall_open:
             return
         items = store.load_items(self.db)
@@ -142,7 +154,7 @@ class Tailer:
             newest=newest,
             since=self.started,
             now=now,
-            interval=self.config.interval,
+            interval=interval,
             context=self.context,
         )
         if effects.updates:

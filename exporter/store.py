@@ -52,8 +52,9 @@ def _ms(seconds: float | None) -> float | None:
 class Store:
     """The exporter's only way into the database (it is the sole writer of its tables)."""
 
-    def __init__(self, path: Path, tz: ZoneInfo) -> None:
+    def __init__(self, path: Path, tz: ZoneInfo, interval: float | None = None) -> None:
         self._tz = tz
+        self._interval = interval
         self.database: peewee.SqliteDatabase = open_database(path)
         migrate(self.database, tz)
 
@@ -87,6 +88,7 @@ class Store:
             "ping_ms": _ms(cycle.internet.latency_s),
             "cycle_duration_ms": _ms(cycle.duration_s),
             "skipped_ticks": cycle.skipped_ticks,
+            "interval_seconds": self._interval,
             "completed_at": cycle.completed_at,
         }
 

@@ -34,6 +34,8 @@ class MonitoringCycle(_Model):
     ping_ms = peewee.FloatField(null=True)
     cycle_duration_ms = peewee.FloatField()
     skipped_ticks = peewee.IntegerField(default=0)
+    # The exporter's LOOP_INTERVAL_SECONDS: the alerter judges freshness by it, not by its own.
+    interval_seconds = peewee.FloatField(null=True)
     completed_at = peewee.FloatField()
 
     class Meta:

@@ -33,6 +33,7 @@ def insert_cycle(
     *,
     internet: str = "healthy",
     started_at: float | None = None,
+    interval: float | None = None,
 ) -> int:
     """Write one cycle and its checks in one transaction, as the exporter does.
 
@@ -46,6 +47,7 @@ def insert_cycle(
             internet_status=internet,
             cycle_duration_ms=1.0,
             completed_at=now,
+            interval_seconds=interval,
         )
         for name, spec in checks.items():
             parts = (spec, None, None) if isinstance(spec, str) else spec

@@ -73,6 +73,15 @@ def test_stale_cycle_sends_no_heartbeat(make_parts: Callable[..., Parts]) -> Non
         assert parts.stats.snapshot().heartbeats["skipped_stale"] == 1
 
 
+def test_staleness_uses_the_interval_the_exporter_recorded(
+    make_parts: Callable[..., Parts],
+) -> None:
+    with receiving() as worker:
+        parts = make_parts(heartbeat_url=worker.url, secret_key=KEY, interval=1.0)
+        beat(parts, started_at=time.time() - 2.5, interval=60.0)  # fresh for a 60 s exporter
+        assert [r.json()["cycle_id"] for r in worker.all_requests()] == [1]
+
+
 def test_failed_internet_check_sends_no_heartbeat(make_parts: Callable[..., Parts]) -> None:
     with receiving() as worker:
         parts = make_parts(heartbeat_url=worker.url, secret_key=KEY)

@@ -231,6 +231,16 @@ def test_stalled_exporter_alerts_once_then_recovers(make_parts: Callable[..., Pa
     assert events(parts) == [("exporter", "exporter_stalled"), ("exporter", "exporter_recovered")]
 
 
+def test_stall_is_judged_by_the_interval_the_exporter_recorded(
+    make_parts: Callable[..., Parts],
+) -> None:
+    """The alerter was configured with 10 s, the exporter runs every 0.2 s: 1 s is a stall."""
+    parts = make_parts(interval=10.0)
+    insert_cycle(parts.writer, {"api": "healthy"}, started_at=time.time() - 1.0, interval=0.2)
+    parts.tailer.step()
+    assert events(parts) == [("exporter", "exporter_stalled")]
+
+
 def test_fresh_cycles_are_not_a_stall(make_parts: Callable[..., Parts]) -> None:
     parts = make_parts(interval=10.0)
     insert_cycle(parts.writer, {"api": "healthy"})

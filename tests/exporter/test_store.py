@@ -111,6 +111,13 @@ def test_cycle_and_checks_are_stored_with_every_fact(tmp_path: Path) -> None:
     ]
 
 
+def test_the_exporter_interval_is_recorded_with_each_cycle(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db", LIMA, interval=2.5)
+    store.write(make_cycle(1000.0))
+    store.close()
+    assert rows(tmp_path / "m.db", "SELECT interval_seconds FROM monitoring_cycles") == [(2.5,)]
+
+
 def test_database_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> None:
     Store(tmp_path / "m.db", LIMA).close()
     assert rows(tmp_path / "m.db", "PRAGMA journal_mode") == [("wal",)]
