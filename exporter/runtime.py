@@ -36,7 +36,6 @@ BACKLOG_CYCLES = 360  # cycles kept in memory while the database refuses writes
 class Probing:
     """The long-lived clients and the cycle runner: everything needed to run a cycle."""
 
-    config: ExporterConfig
     http: HttpClient
     docker: DockerEngine
     host: HostSampler
@@ -68,7 +67,7 @@ def probing(config: ExporterConfig) -> Iterator[Probing]:
     docker = DockerEngine(config.docker_host, timeout=config.service_timeout)
     runner = CycleRunner(plan, config.max_workers)
     try:
-        yield Probing(config, http, docker, HostSampler(config.disk_path), runner)
+        yield Probing(http, docker, HostSampler(config.disk_path), runner)
     finally:
         runner.close()
         http.close()

@@ -95,10 +95,6 @@ class HeartbeatReply(_Model):
 MODELS: tuple[type[Any], ...] = (AlerterCursor, AlertItem, AlertOutbox, HeartbeatReply)
 
 
-def bind(database: peewee.SqliteDatabase) -> None:
-    database.bind(MODELS, bind_refs=False, bind_backrefs=False)
-
-
 def migrate(database: peewee.SqliteDatabase) -> None:
     """Bring the alerter's tables to SCHEMA_VERSION in one transaction, or change nothing."""
     migrate_component(database, COMPONENT, SCHEMA_VERSION, MODELS)

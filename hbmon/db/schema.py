@@ -20,11 +20,7 @@ _LEGACY_STATUS = {"unhealthy": "down"}
 _UTC = ZoneInfo("UTC")
 _URL_CREDENTIALS = re.compile(r"(\w+://)[^/\s@]*@")
 _URL_QUERY = re.compile(r"\?[^\s'\")]*")
-__all__ = ["COMPONENT", "SCHEMA_VERSION", "SchemaError", "bind", "migrate"]
-
-
-def bind(database: peewee.SqliteDatabase) -> None:
-    database.bind(MODELS, bind_refs=False, bind_backrefs=False)
+__all__ = ["COMPONENT", "SCHEMA_VERSION", "SchemaError", "migrate"]
 
 
 def migrate(database: peewee.SqliteDatabase, tz: ZoneInfo = _UTC) -> None:

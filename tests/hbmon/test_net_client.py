@@ -168,6 +168,19 @@ def _can_bind_ipv6_loopback() -> bool:
     return True
 
 
+def _assert_family_listener(client: HttpClient, host: str, used: str, unused: str) -> None:
+    """Listeners on 127.0.0.1:P and [::1]:P; only the one of the policy's family is reached."""
+    try:
+        with serve(ok, host="127.0.0.1") as v4, serve(ok, host="::1", port=v4.port) as v6:
+            reply = client.request(f"http://{host}:{v4.port}/", method="GET", timeout=5.0)
+            counts = {"127.0.0.1": v4.record.connections, "::1": v6.record.connections}
+    finally:
+        client.close()
+    assert reply.ok
+    assert reply.ip_family == used
+    assert counts[unused] == 0
+
+
 @pytest.mark.skipif(not _can_bind_ipv6_loopback(), reason="cannot bind ::1 here")
 @pytest.mark.parametrize(
     ("family", "used", "unused"),
@@ -176,16 +189,9 @@ def _can_bind_ipv6_loopback() -> bool:
 def test_ip_family_policy_picks_the_listener_of_that_family(
     family: IpFamily, used: str, unused: str
 ) -> None:
-    client = HttpClient(NetPolicy(ip_family=family), resolver=_dual_stack)
-    try:
-        with serve(ok, host="127.0.0.1") as v4, serve(ok, host="::1", port=v4.port) as v6:
-            reply = client.request(f"http://dual.test:{v4.port}/", method="GET", timeout=5.0)
-            counts = {"127.0.0.1": v4.record.connections, "::1": v6.record.connections}
-    finally:
-        client.close()
-    assert reply.ok
-    assert reply.ip_family == used
-    assert counts[unused] == 0
+    _assert_family_listener(
+        HttpClient(NetPolicy(ip_family=family), resolver=_dual_stack), "dual.test", used, unused
+    )
 
 
 def _ipv4_only(host: str, port: int, family: int) -> Sequence[AddrInfo]:
@@ -395,16 +401,7 @@ def _localhost_is_dual_stack() -> bool:
 def test_ip_family_policy_with_the_system_resolver(
     family: IpFamily, used: str, unused: str
 ) -> None:
-    client = HttpClient(NetPolicy(ip_family=family))
-    try:
-        with serve(ok, host="127.0.0.1") as v4, serve(ok, host="::1", port=v4.port) as v6:
-            reply = client.request(f"http://localhost:{v4.port}/", method="GET", timeout=5.0)
-            counts = {"127.0.0.1": v4.record.connections, "::1": v6.record.connections}
-    finally:
-        client.close()
-    assert reply.ok
-    assert reply.ip_family == used
-    assert counts[unused] == 0
+    _assert_family_listener(HttpClient(NetPolicy(ip_family=family)), "localhost", used, unused)
 
 
 def test_closed_client_refuses_new_requests() -> None:
