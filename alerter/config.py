@@ -56,14 +56,19 @@ class AlerterConfig(CommonSettings):
 
 def _check_relations(reader: EnvReader, config: AlerterConfig) -> None:
     if config.heartbeat_url and not config.secret_key:
-        reader.problem("SECRET_KEY", None, "must be set when HEARTBEAT_URL is set", secret=True)
+        reader.problem(
+            table.SECRET_KEY.variable,
+            None,
+            f"must be set when {table.HEARTBEAT_URL.variable} is set",
+            secret=True,
+        )
     if config.poll > 0.25:
-        reader.problem("ALERTER_POLL_SECONDS", f"{config.poll:g}", "must be at most 0.25")
+        reader.problem(table.POLL.variable, f"{config.poll:g}", "must be at most 0.25")
     if config.retry_max < config.retry_base:
         reader.problem(
-            "ALERT_RETRY_MAX_SECONDS",
+            table.RETRY_MAX.variable,
             f"{config.retry_max:g}",
-            f"must be at least ALERT_RETRY_BASE_SECONDS ({config.retry_base:g})",
+            f"must be at least {table.RETRY_BASE.variable} ({config.retry_base:g})",
         )
 
 
@@ -76,10 +81,13 @@ def _url_secret_parts(url: str | None) -> list[str]:
 
 def plaintext_urls(config: AlerterConfig) -> list[str]:
     """Variables whose URL sends the bearer token in clear: plain http:// off this machine."""
-    urls = {"N8N_WEBHOOK_URL": config.webhook_url, "HEARTBEAT_URL": config.heartbeat_url}
-    return [name for name, url in urls.items() if url and _plaintext_remote(url)]
+    return [
+        setting.variable
+        for setting in (table.WEBHOOK_URL, table.HEARTBEAT_URL)
+        if _plaintext_remote(getattr(config, setting.field))
+    ]
 
 
-def _plaintext_remote(url: str) -> bool:
-    parts = urlsplit(url)
+def _plaintext_remote(url: str | None) -> bool:
+    parts = urlsplit(url or "")
     return parts.scheme == "http" and not is_loopback(parts.hostname or "")

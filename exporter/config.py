@@ -13,11 +13,10 @@ from hbmon import exporter_settings as table
 from hbmon.configurl import http_url
 from hbmon.envconfig import EnvReader, ListenAddress, is_field_value
 from hbmon.netpolicy import DnsOverride, NetPolicy, OverrideMode
-from hbmon.settings import CommonSettings, read_settings
+from hbmon.settings import INTERVAL, CommonSettings, read_settings
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-URL_PREFIX = "SERVICE_URL_"
 
 
 @dataclass(frozen=True)
@@ -94,34 +93,37 @@ def _url_credentials(service: ServiceSpec) -> list[str]:
 def _check_relations(reader: EnvReader, config: ExporterConfig) -> None:
     if config.service_timeout >= config.interval:
         reader.problem(
-            "SERVICE_TIMEOUT_SECONDS",
+            table.SERVICE_TIMEOUT.variable,
             f"{config.service_timeout:g}",
-            f"must be below LOOP_INTERVAL_SECONDS ({config.interval:g})",
+            f"must be below {INTERVAL.variable} ({config.interval:g})",
         )
     if not Path(config.disk_path).exists():
-        reader.problem("DISK_PATH", config.disk_path, "does not exist")
+        reader.problem(table.DISK_PATH.variable, config.disk_path, "does not exist")
 
 
 def _service_names(reader: EnvReader) -> list[str]:
-    discovered = [key[len(URL_PREFIX) :] for key in reader.env if key.startswith(URL_PREFIX)]
-    listed = reader.raw("SERVICE_NAMES")
+    prefix = table.SERVICE_URL
+    discovered = [key[len(prefix) :] for key in reader.env if key.startswith(prefix)]
+    listed = reader.raw(table.SERVICE_NAMES)
     if listed is None:
         return sorted(n for n in discovered if n)
     names = [n.strip() for n in listed.split(",") if n.strip()]
     for name in names:
-        if reader.raw(URL_PREFIX + name) is None:
+        if reader.raw(table.SERVICE_URL + name) is None:
             reader.problem(
-                "SERVICE_NAMES", listed, f"lists {name!r} but {URL_PREFIX}{name} is unset"
+                table.SERVICE_NAMES,
+                listed,
+                f"lists {name!r} but {table.SERVICE_URL}{name} is unset",
             )
     if len(set(names)) != len(names):
-        reader.problem("SERVICE_NAMES", listed, "lists a service twice")
+        reader.problem(table.SERVICE_NAMES, listed, "lists a service twice")
     return list(dict.fromkeys(names))
 
 
 def _services(reader: EnvReader) -> tuple[ServiceSpec, ...]:
     services = []
     for name in _service_names(reader):
-        variable = URL_PREFIX + name
+        variable = table.SERVICE_URL + name
         url = reader.raw(variable)
         if url is None:
             continue
@@ -135,7 +137,7 @@ def _services(reader: EnvReader) -> tuple[ServiceSpec, ...]:
 
 
 def _service(reader: EnvReader, name: str, url: str) -> ServiceSpec | None:
-    variable = URL_PREFIX + name
+    variable = table.SERVICE_URL + name
     if url.startswith("docker:"):
         container = url.removeprefix("docker:").strip()
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", container):
@@ -152,13 +154,13 @@ def _service(reader: EnvReader, name: str, url: str) -> ServiceSpec | None:
         kind="http",
         target=target,
         headers=_headers(reader, name),
-        method=reader.choice(f"SERVICE_METHOD_{name}", "get", ("get", "head")).upper(),
-        dns_override=reader.boolean(f"SERVICE_DNS_OVERRIDE_{name}", True),
+        method=reader.choice(table.SERVICE_METHOD + name, "get", ("get", "head")).upper(),
+        dns_override=reader.boolean(table.SERVICE_DNS_OVERRIDE + name, True),
     )
 
 
 def _headers(reader: EnvReader, name: str) -> tuple[tuple[str, str], ...]:
-    variable = f"SERVICE_HEADERS_{name}"
+    variable = table.SERVICE_HEADERS + name
     raw = reader.raw(variable)
     if raw is None:
         return ()

@@ -1,4 +1,4 @@
-"""The exporter's settings table: each of its variables declared once (services aside)."""
+"""The exporter's settings table and its per-service variable names, each declared once."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ from hbmon.settings import (
     url,
 )
 
+# Services are a family of variables: a prefix, then the service's name (its case kept).
+SERVICE_NAMES = "SERVICE_NAMES"
+SERVICE_URL = "SERVICE_URL_"
+SERVICE_HEADERS = "SERVICE_HEADERS_"
+SERVICE_METHOD = "SERVICE_METHOD_"
+SERVICE_DNS_OVERRIDE = "SERVICE_DNS_OVERRIDE_"
+SERVICE_PREFIXES = (SERVICE_URL, SERVICE_HEADERS, SERVICE_METHOD, SERVICE_DNS_OVERRIDE)
 _HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 
 
@@ -70,10 +77,10 @@ SERVICE_TIMEOUT = Setting(
     documented="`2` (at most half the interval when unset)",
     fallback=lambda values: default_timeout(values["interval"]),
 )
-PING_URL = Setting[str](
+PING_URL = Setting(
     "PING_URL",
     "ping_url",
-    lambda r, name, default: url(r, name, default) or default,
+    url,
     "http://www.google.com",
     "The internet check target; never DNS-overridden.",
     show=redact_credentials,

@@ -111,7 +111,7 @@ def listen(r: EnvReader, name: str, default: ListenAddress) -> ListenAddress:
     return r.listen(name, str(default))
 
 
-def url(r: EnvReader, name: str, default: str | None) -> str | None:
+def url(r: EnvReader, name: str, default: str) -> str:
     return r.url(name) or default
 
 

@@ -11,14 +11,19 @@ import pytest
 from alerter.config import AlerterConfig
 from exporter.config import ExporterConfig
 from hbmon.alerter_settings import ALERTER_SETTINGS
-from hbmon.exporter_settings import EXPORTER_SETTINGS, NET_SETTINGS
+from hbmon.exporter_settings import (
+    EXPORTER_SETTINGS,
+    NET_SETTINGS,
+    SERVICE_NAMES,
+    SERVICE_PREFIXES,
+)
 from hbmon.settings import COMMON_SETTINGS, IP_FAMILY, CommonSettings, Setting, describe
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = (*COMMON_SETTINGS, IP_FAMILY)
 ALERTER_OWN = tuple(s for s in ALERTER_SETTINGS if s not in SHARED)
 EVERY_SETTING = {s.variable: s for s in (*EXPORTER_SETTINGS, *ALERTER_SETTINGS)}
-_ROW = re.compile(r"^\| `([A-Z][A-Z0-9_]*)`")
+_ROW = re.compile(r"^\| `([A-Z][A-Z0-9_]*(?:<name>)?)`")
 _EXAMPLE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(\S*)")
 
 
@@ -41,6 +46,7 @@ def _readme_rows(section: str) -> dict[str, list[str]]:
 
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+SERVICE_ROWS = _readme_rows(_section(_section(README, "## Configuration"), "### Services"))
 EXPORTER_ROWS = _readme_rows(_section(_section(README, "## Configuration"), "### Exporter"))
 ALERTER_SECTION = _section(
     _section(README, "## The alerter (`heartbeat-alerter`)"), "### Configuration"
@@ -128,3 +134,11 @@ def test_defaults_print_as_documented() -> None:
         # Override settings print empty while no INTERNAL_DNS_OVERRIDE_IP turns them on.
         if setting.documented is None and setting not in NET_SETTINGS[1:]:
             assert line == f"{setting.variable}={setting.default_text}"
+
+
+def test_readme_and_env_example_name_every_service_variable() -> None:
+    variables = {SERVICE_NAMES, *(prefix + "<name>" for prefix in SERVICE_PREFIXES)}
+    assert set(SERVICE_ROWS) == variables
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    for variable in (SERVICE_NAMES, *SERVICE_PREFIXES):
+        assert re.search(rf"^#? ?{variable}\w*=", example, re.MULTILINE), variable
