@@ -15,13 +15,15 @@ from hbmon import __version__
 from hbmon.alerter_settings import ALERTER_SETTINGS
 from hbmon.envconfig import load_or_exit
 from hbmon.logs import configure, get_logger, register_secrets
-from hbmon.settings import describe
+from hbmon.settings import describe, help_text
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="heartbeat-alerter",
         description="Tail the heartbeat-monitor database, debounce, deliver alerts, heartbeat.",
+        epilog=help_text(ALERTER_SETTINGS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--check-config",

@@ -18,13 +18,23 @@ from exporter.store import Store
 from hbmon import __version__, logs, settings
 from hbmon.db.schema import SchemaError
 from hbmon.envconfig import load_or_exit
-from hbmon.exporter_settings import EXPORTER_SETTINGS
+from hbmon.exporter_settings import EXPORTER_SETTINGS, SERVICE_NAMES, SERVICE_PREFIXES
 
 PROG = "heartbeat-exporter"
+_SERVICES_HELP = (
+    "\n  "
+    + ", ".join([SERVICE_NAMES, *(f"{prefix}<name>" for prefix in SERVICE_PREFIXES)])
+    + '\n      The monitored services: see README.md, "Services".'
+)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__,
+        epilog=settings.help_text(EXPORTER_SETTINGS) + _SERVICES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="run one cycle now, print a table")
     mode.add_argument("--check-config", action="store_true", help="print the configuration")

@@ -76,6 +76,17 @@ def describe(config: object, table: Iterable[Setting[Any]]) -> list[str]:
     return lines
 
 
+def help_text(table: Iterable[Setting[Any]]) -> str:
+    """The `--help` epilog: every variable with its default and one-line help."""
+    lines = ["environment variables (also read from --env-file):"]
+    for setting in table:
+        default = setting.readme_default.replace("`", "")
+        also = f" or {setting.variable}_FILE" if setting.secret else ""
+        lines.append(f"  {setting.variable}{also} (default: {default})")
+        lines.append(f"      {setting.help.replace('`', '')}")
+    return "\n".join(lines)
+
+
 # --- readers -------------------------------------------------------------------------------
 
 
@@ -140,7 +151,9 @@ DB_PATH = Setting(
     "SQLITE_DB_PATH", "db_path", path, Path("data/metrics.db"), "The database both processes share."
 )
 TZ = Setting("TZ", "tz", timezone, ZoneInfo("UTC"), "IANA zone for human-facing timestamps.")
-LOG_LEVEL = Setting[str]("LOG_LEVEL", "log_level", choice(*LOG_LEVELS), "info", "Log level.")
+LOG_LEVEL = Setting[str](
+    "LOG_LEVEL", "log_level", choice(*LOG_LEVELS), "info", "`debug`, `info`, `warning` or `error`."
+)
 LOG_FORMAT = Setting[str | None](
     "LOG_FORMAT",
     "log_format",

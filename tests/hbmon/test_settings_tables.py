@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from alerter import cli as alerter_cli
 from alerter.config import AlerterConfig
+from exporter import cli as exporter_cli
 from exporter.config import ExporterConfig
 from hbmon.alerter_settings import ALERTER_SETTINGS
 from hbmon.exporter_settings import (
@@ -142,3 +145,21 @@ def test_readme_and_env_example_name_every_service_variable() -> None:
     example = (ROOT / ".env.example").read_text(encoding="utf-8")
     for variable in (SERVICE_NAMES, *SERVICE_PREFIXES):
         assert re.search(rf"^#? ?{variable}\w*=", example, re.MULTILINE), variable
+
+
+@pytest.mark.parametrize(
+    ("parse_args", "table"),
+    [(exporter_cli.parse_args, EXPORTER_SETTINGS), (alerter_cli.parse_args, ALERTER_SETTINGS)],
+    ids=["exporter", "alerter"],
+)
+def test_help_lists_every_variable_with_its_default(
+    parse_args: Callable[[list[str]], object],
+    table: tuple[Setting[object], ...],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    out = capsys.readouterr().out
+    for setting in table:
+        assert f"  {setting.variable}" in out
+        assert f"(default: {setting.readme_default.replace('`', '')})" in out
