@@ -31,16 +31,22 @@ def _normalize(parts: SplitResult) -> str:
     host = parts.hostname or ""
     netloc = parts.netloc
     if not host.isascii():
-        try:
-            ascii_host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise ValueError("has a host name that is not valid IDNA") from None
-        netloc = netloc[: netloc.rfind("@") + 1] + ascii_host + _port_suffix(parts)
+        netloc = netloc[: netloc.rfind("@") + 1] + idna_host(host) + _port_suffix(parts)
     return parts._replace(
         netloc=netloc,
         path=quote(parts.path, safe=_SAFE_PATH),
         query=quote(parts.query, safe=_SAFE_QUERY),
     ).geturl()
+
+
+def idna_host(host: str) -> str:
+    """The ASCII (IDNA) form of a host name: `café.example` -> `xn--caf-dma.example`."""
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("has a host name that is not valid IDNA") from None
 
 
 def _port_suffix(parts: SplitResult) -> str:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hbmon.configurl import redact_credentials
+from hbmon.configurl import idna_host, redact_credentials
 from hbmon.envconfig import EnvReader, ListenAddress
 from hbmon.netpolicy import OverrideMode
 from hbmon.settings import (
@@ -54,13 +54,25 @@ def _mode(reader: EnvReader, name: str, default: OverrideMode) -> OverrideMode:
     return OverrideMode(reader.choice(name, default.value, [m.value for m in OverrideMode]))
 
 
+def _host_pattern(entry: str) -> str:
+    """`*.café.example` -> `*.xn--caf-dma.example`; ValueError when not a name or `*.suffix`."""
+    prefix = "*." if entry.startswith("*.") else ""
+    pattern = prefix + idna_host(entry.removeprefix(prefix))
+    if not _HOST_PATTERN.match(pattern):
+        raise ValueError(entry)
+    return pattern
+
+
 def _hosts(reader: EnvReader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Exact names or `*.suffix` patterns, IDNA-encoded like the service URLs they match."""
     raw = reader.raw(name)
-    hosts = tuple(h.strip().lower() for h in (raw or "").split(",") if h.strip())
-    for host in hosts:
-        if not _HOST_PATTERN.match(host):
-            reader.problem(name, raw, f"{host!r} is not a hostname or *.suffix")
-    return hosts or default
+    hosts = []
+    for entry in (h.strip().lower() for h in (raw or "").split(",") if h.strip()):
+        try:
+            hosts.append(_host_pattern(entry))
+        except ValueError:
+            reader.problem(name, raw, f"{entry!r} is not a hostname or *.suffix")
+    return tuple(hosts) or default
 
 
 def _override(config: Any, part: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -293,3 +294,17 @@ def test_resolve_mode_does_not_warn() -> None:
         }
     )
     assert plaintext_secrets(config) == []
+
+
+def test_override_hosts_are_idna_encoded_to_match_service_urls() -> None:
+    config = ExporterConfig.from_env(
+        {
+            "INTERNAL_DNS_OVERRIDE_IP": "127.0.0.1",
+            "INTERNAL_DNS_OVERRIDE_HOSTS": "*.Bücher.example,café.example",
+            "SERVICE_URL_shop": "https://shop.bücher.example/",
+        }
+    )
+    override = config.net.dns_override
+    assert override is not None
+    assert override.hosts == ("*.xn--bcher-kva.example", "xn--caf-dma.example")
+    assert override.matches(urlsplit(config.services[0].target).hostname or "")
