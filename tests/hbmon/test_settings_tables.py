@@ -164,3 +164,20 @@ def test_help_lists_every_variable_with_its_default(
     for setting in table:
         assert f"  {setting.variable}" in out
         assert f"(default: {setting.readme_default.replace('`', '')})" in out
+
+
+SECRETS = [s for s in ALERTER_SETTINGS if s.secret]
+
+
+@pytest.mark.parametrize("setting", SECRETS, ids=[s.variable for s in SECRETS])
+def test_secret_settings_read_their_file_and_are_never_printed(
+    setting: Setting[object], tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("https://x.test/s3cr3t\n")
+    env = {"SECRET_KEY": "k3y", "HOST_LABEL": "h"}
+    env.pop(setting.variable, None)
+    env[f"{setting.variable}_FILE"] = str(secret)
+    config = AlerterConfig.from_env(env)
+    assert getattr(config, setting.field) == "https://x.test/s3cr3t"
+    assert "s3cr3t" not in "\n".join(describe(config, ALERTER_SETTINGS))
