@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         get_logger("alerter").warning(
             "config.plaintext_url",
             variable=variable,
-            detail="plain http:// to a host off this machine: the bearer token travels in clear",
+            detail="plain http:// to a host off this machine:"
+            " its secret path and token travel in clear",
         )
     if args.check_config:
         print("\n".join(describe(config, ALERTER_SETTINGS)))

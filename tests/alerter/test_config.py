@@ -219,6 +219,6 @@ def test_plain_http_heartbeat_warns_at_start_up_without_the_url(tmp_path: Path) 
         "HEARTBEAT_URL",
     )
     assert warning["detail"] == (
-        "plain http:// to a host off this machine: the bearer token travels in clear"
+        "plain http:// to a host off this machine: its secret path and token travel in clear"
     )
     assert "s3cr3t" not in done.stderr + done.stdout
