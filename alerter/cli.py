@@ -10,16 +10,20 @@ from pathlib import Path
 from types import FrameType
 
 from alerter.app import Alerter
-from alerter.config import AlerterConfig
+from alerter.config import AlerterConfig, plaintext_urls
 from hbmon import __version__
+from hbmon.alerter_settings import ALERTER_SETTINGS
 from hbmon.envconfig import load_or_exit
 from hbmon.logs import configure, get_logger, register_secrets
+from hbmon.settings import describe, help_text
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="heartbeat-alerter",
         description="Tail the heartbeat-monitor database, debounce, deliver alerts, heartbeat.",
+        epilog=help_text(ALERTER_SETTINGS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--check-config",
@@ -34,12 +38,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     config = load_or_exit("heartbeat-alerter", AlerterConfig.from_env, args.env_file)
-    if args.check_config:
-        for key, value in config.redacted().items():
-            print(f"{key}={value}")
-        return 0
     register_secrets(config.secrets)
     configure(config.log_level, config.log_format, process="alerter")
+    for variable in plaintext_urls(config):
+        get_logger("alerter").warning(
+            "config.plaintext_url",
+            variable=variable,
+            detail="plain http:// to a host off this machine:"
+            " its secret path and token travel in clear",
+        )
+    if args.check_config:
+        print("\n".join(describe(config, ALERTER_SETTINGS)))
+        return 0
     return run(config)
 
 

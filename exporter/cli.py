@@ -11,19 +11,30 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from exporter.config import ExporterConfig, ServiceSpec
+from exporter.config import ExporterConfig, plaintext_secrets
 from exporter.cycle import Cycle
 from exporter.runtime import Exporter, probing
 from exporter.store import Store
-from hbmon import __version__, logs
+from hbmon import __version__, logs, settings
 from hbmon.db.schema import SchemaError
 from hbmon.envconfig import load_or_exit
+from hbmon.exporter_settings import EXPORTER_SETTINGS, SERVICE_NAMES, SERVICE_PREFIXES
 
 PROG = "heartbeat-exporter"
+_SERVICES_HELP = (
+    "\n  "
+    + ", ".join([SERVICE_NAMES, *(f"{prefix}<name>" for prefix in SERVICE_PREFIXES)])
+    + '\n      The monitored services: see README.md, "Services".'
+)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__,
+        epilog=settings.help_text(EXPORTER_SETTINGS) + _SERVICES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="run one cycle now, print a table")
     mode.add_argument("--check-config", action="store_true", help="print the configuration")
@@ -34,30 +45,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def describe(config: ExporterConfig) -> list[str]:
     """The resolved configuration with every secret left out."""
-    net = config.net
-    override = net.dns_override
-    lines = [
-        f"LOOP_INTERVAL_SECONDS={config.interval:g}",
-        f"SERVICE_TIMEOUT_SECONDS={config.service_timeout:g}",
-        f"SQLITE_DB_PATH={config.db_path}",
-        f"TZ={config.tz.key}",
-        f"PING_URL={_safe_url(config.ping_url)}",
-        f"EXPORTER_LISTEN={config.listen}",
-        f"RETENTION_DAYS={config.retention_days:g}",
-        f"DISK_PATH={config.disk_path}",
-        f"IP_FAMILY={net.ip_family.value}",
-        f"INTERNAL_DNS_OVERRIDE_IP={override.ip if override else ''}",
-        f"INTERNAL_DNS_OVERRIDE_MODE={override.mode.value if override else ''}",
-        f"INTERNAL_DNS_OVERRIDE_HOSTS={','.join(override.hosts) if override else ''}",
-        f"DOCKER_HOST={config.docker_host or 'unix:///var/run/docker.sock'}",
-        f"HTTP_CA_BUNDLE={config.ca_bundle or ''}",
-        f"HTTP_MAX_REDIRECTS={config.max_redirects}",
-        f"HTTP_MAX_BODY_BYTES={config.max_body_bytes}",
-        f"PROBE_MAX_WORKERS={config.max_workers}",
-        f"LOG_LEVEL={config.log_level}",
-        f"LOG_FORMAT={config.log_format or 'auto'}",
-        f"services: {len(config.services)}",
-    ]
+    lines = settings.describe(config, EXPORTER_SETTINGS)
+    lines.append(f"services: {len(config.services)}")
     for spec in config.services:
         headers = ",".join(f"{key}:<redacted>" for key, _ in spec.headers)
         lines.append(
@@ -67,8 +56,16 @@ def describe(config: ExporterConfig) -> list[str]:
     return lines
 
 
-def _safe_url(url: str) -> str:
-    return ServiceSpec(name="-", kind="http", target=url).display_target
+def warn_plaintext_secrets(config: ExporterConfig) -> None:
+    """`INTERNAL_DNS_OVERRIDE_MODE=http` sends a service's secrets in clear: say so, once."""
+    log = logs.get_logger("exporter")
+    for name in plaintext_secrets(config):
+        log.warning(
+            "config.plaintext_secrets",
+            service=name,
+            detail="INTERNAL_DNS_OVERRIDE_MODE=http sends its headers or URL credentials"
+            " over plain HTTP",
+        )
 
 
 def raise_fd_limit() -> None:
@@ -105,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = load_or_exit(PROG, ExporterConfig.from_env, args.env_file)
     logs.configure(config.log_level, config.log_format, process="exporter")
     logs.register_secrets(config.secrets)
+    warn_plaintext_secrets(config)
     if args.check_config:
         print("\n".join(describe(config)))
         return 0

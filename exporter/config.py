@@ -6,17 +6,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-from hbmon.envconfig import EnvReader, ListenAddress, ip_family, shared_settings
+from hbmon import exporter_settings as table
+from hbmon.configurl import http_url
+from hbmon.envconfig import EnvReader, ListenAddress, is_field_value
 from hbmon.netpolicy import DnsOverride, NetPolicy, OverrideMode
+from hbmon.settings import INTERVAL, CommonSettings, read_settings
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # CR, LF, NUL...: header injection
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
-URL_PREFIX = "SERVICE_URL_"
 
 
 @dataclass(frozen=True)
@@ -42,24 +42,21 @@ class ServiceSpec:
         return f"{parts.scheme}://{netloc}{parts.path}"
 
 
-@dataclass(frozen=True)
-class ExporterConfig:
+@dataclass(frozen=True, kw_only=True)
+class ExporterConfig(CommonSettings):
+    """Field defaults come from `hbmon.exporter_settings`, where each variable is declared."""
+
     services: tuple[ServiceSpec, ...]
-    interval: float = 10.0
-    service_timeout: float = 2.0
-    db_path: Path = Path("data/metrics.db")
-    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
-    ping_url: str = "http://www.google.com"
-    listen: ListenAddress = field(default_factory=lambda: ListenAddress("0.0.0.0", 9877))
-    retention_days: float = 30.0
-    log_level: str = "info"
-    log_format: str | None = None
-    disk_path: str = "/"
-    max_redirects: int = 5
-    max_body_bytes: int = 65536
-    max_workers: int = 32
-    docker_host: str | None = None
-    ca_bundle: Path | None = None
+    service_timeout: float = table.SERVICE_TIMEOUT.default
+    ping_url: str = table.PING_URL.default
+    listen: ListenAddress = table.LISTEN.default
+    retention_days: float = table.RETENTION_DAYS.default
+    disk_path: str = table.DISK_PATH.default
+    max_redirects: int = table.MAX_REDIRECTS.default
+    max_body_bytes: int = table.MAX_BODY_BYTES.default
+    max_workers: int = table.MAX_WORKERS.default
+    docker_host: str | None = table.DOCKER_HOST.default
+    ca_bundle: Path | None = table.CA_BUNDLE.default
     net: NetPolicy = field(default_factory=NetPolicy)
 
     @property
@@ -78,23 +75,9 @@ class ExporterConfig:
     def from_env(cls, env: Mapping[str, str]) -> ExporterConfig:
         """Build the configuration; raises ConfigError listing every problem at once."""
         reader = EnvReader(env)
-        shared = shared_settings(reader)
-        interval = shared["interval"]
-        config = cls(
-            services=_services(reader),
-            service_timeout=reader.number("SERVICE_TIMEOUT_SECONDS", _default_timeout(interval)),
-            ping_url=reader.url("PING_URL") or "http://www.google.com",
-            listen=reader.listen("EXPORTER_LISTEN", "0.0.0.0:9877"),
-            retention_days=reader.number("RETENTION_DAYS", 30.0),
-            disk_path=reader.string("DISK_PATH", "/"),
-            max_redirects=reader.integer("HTTP_MAX_REDIRECTS", 5, minimum=0),
-            max_body_bytes=reader.integer("HTTP_MAX_BODY_BYTES", 65536, minimum=0),
-            max_workers=reader.integer("PROBE_MAX_WORKERS", 32),
-            docker_host=reader.raw("DOCKER_HOST"),
-            ca_bundle=_existing_file(reader, "HTTP_CA_BUNDLE"),
-            net=_net_policy(reader),
-            **shared,
-        )
+        values = read_settings(reader, table.EXPORTER_SETTINGS)
+        net = _net_policy({s.field: values.pop(s.field) for s in table.NET_SETTINGS})
+        config = cls(services=_services(reader), net=net, **values)
         _check_relations(reader, config)
         reader.finish()
         return config
@@ -107,52 +90,40 @@ def _url_credentials(service: ServiceSpec) -> list[str]:
     return [v for v in (parts.password, parts.query) if v]
 
 
-def _default_timeout(interval: float) -> float:
-    """2 s, or less when a short interval would not leave room for it (only if not set)."""
-    return min(2.0, round(interval / 2, 3))
-
-
-def _existing_file(reader: EnvReader, name: str) -> Path | None:
-    value = reader.raw(name)
-    if value is None:
-        return None
-    if not Path(value).is_file():
-        reader.problem(name, value, "is not a readable file")
-        return None
-    return Path(value)
-
-
 def _check_relations(reader: EnvReader, config: ExporterConfig) -> None:
     if config.service_timeout >= config.interval:
         reader.problem(
-            "SERVICE_TIMEOUT_SECONDS",
+            table.SERVICE_TIMEOUT.variable,
             f"{config.service_timeout:g}",
-            f"must be below LOOP_INTERVAL_SECONDS ({config.interval:g})",
+            f"must be below {INTERVAL.variable} ({config.interval:g})",
         )
     if not Path(config.disk_path).exists():
-        reader.problem("DISK_PATH", config.disk_path, "does not exist")
+        reader.problem(table.DISK_PATH.variable, config.disk_path, "does not exist")
 
 
 def _service_names(reader: EnvReader) -> list[str]:
-    discovered = [key[len(URL_PREFIX) :] for key in reader.env if key.startswith(URL_PREFIX)]
-    listed = reader.raw("SERVICE_NAMES")
+    prefix = table.SERVICE_URL
+    discovered = [key[len(prefix) :] for key in reader.env if key.startswith(prefix)]
+    listed = reader.raw(table.SERVICE_NAMES)
     if listed is None:
         return sorted(n for n in discovered if n)
     names = [n.strip() for n in listed.split(",") if n.strip()]
     for name in names:
-        if reader.raw(URL_PREFIX + name) is None:
+        if reader.raw(table.SERVICE_URL + name) is None:
             reader.problem(
-                "SERVICE_NAMES", listed, f"lists {name!r} but {URL_PREFIX}{name} is unset"
+                table.SERVICE_NAMES,
+                listed,
+                f"lists {name!r} but {table.SERVICE_URL}{name} is unset",
             )
     if len(set(names)) != len(names):
-        reader.problem("SERVICE_NAMES", listed, "lists a service twice")
+        reader.problem(table.SERVICE_NAMES, listed, "lists a service twice")
     return list(dict.fromkeys(names))
 
 
 def _services(reader: EnvReader) -> tuple[ServiceSpec, ...]:
     services = []
     for name in _service_names(reader):
-        variable = URL_PREFIX + name
+        variable = table.SERVICE_URL + name
         url = reader.raw(variable)
         if url is None:
             continue
@@ -166,34 +137,30 @@ def _services(reader: EnvReader) -> tuple[ServiceSpec, ...]:
 
 
 def _service(reader: EnvReader, name: str, url: str) -> ServiceSpec | None:
-    variable = URL_PREFIX + name
+    variable = table.SERVICE_URL + name
     if url.startswith("docker:"):
         container = url.removeprefix("docker:").strip()
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", container):
             reader.problem(variable, url, "docker: must be followed by a container name")
             return None
         return ServiceSpec(name=name, kind="docker", target=container)
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        reader.problem(variable, url, "must start with http://, https:// or docker:")
-        return None
     try:
-        _ = parts.port
-    except ValueError:
-        reader.problem(variable, url, "has an invalid port")
+        target = http_url(url, "must start with http://, https:// or docker:")
+    except ValueError as error:
+        reader.problem(variable, url, str(error))
         return None
     return ServiceSpec(
         name=name,
         kind="http",
-        target=url,
+        target=target,
         headers=_headers(reader, name),
-        method=reader.choice(f"SERVICE_METHOD_{name}", "get", ("get", "head")).upper(),
-        dns_override=reader.boolean(f"SERVICE_DNS_OVERRIDE_{name}", True),
+        method=reader.choice(table.SERVICE_METHOD + name, "get", ("get", "head")).upper(),
+        dns_override=reader.boolean(table.SERVICE_DNS_OVERRIDE + name, True),
     )
 
 
 def _headers(reader: EnvReader, name: str) -> tuple[tuple[str, str], ...]:
-    variable = f"SERVICE_HEADERS_{name}"
+    variable = table.SERVICE_HEADERS + name
     raw = reader.raw(variable)
     if raw is None:
         return ()
@@ -201,31 +168,45 @@ def _headers(reader: EnvReader, name: str) -> tuple[tuple[str, str], ...]:
     for index, pair in enumerate(raw.split(","), start=1):
         key, sep, value = pair.partition(":")
         key, value = key.strip(), value.strip()
-        if not sep or not _HEADER_NAME.match(key) or not value or _CONTROL.search(value):
-            reader.problem(
-                variable,
-                raw,
-                f"pair {index} is not Key:Value (header values are redacted here)",
-                secret=True,
-            )
-            return ()
-        headers.append((key, value))
+        if not sep or not _HEADER_NAME.match(key) or not value:
+            problem = "is not Key:Value"
+        elif not is_field_value(value):
+            problem = "has a value that is not visible Latin-1 or holds CR/LF"
+        else:
+            headers.append((key, value))
+            continue
+        reader.problem(
+            variable, raw, f"pair {index} {problem} (header values are redacted here)", secret=True
+        )
+        return ()
     return tuple(headers)
 
 
-def _net_policy(reader: EnvReader) -> NetPolicy:
-    family = ip_family(reader)
-    ip = reader.ip_address("INTERNAL_DNS_OVERRIDE_IP")
-    mode = OverrideMode(
-        reader.choice("INTERNAL_DNS_OVERRIDE_MODE", "resolve", [m.value for m in OverrideMode])
-    )
-    raw_hosts = reader.raw("INTERNAL_DNS_OVERRIDE_HOSTS")
-    hosts = tuple(h.strip().lower() for h in (raw_hosts or "").split(",") if h.strip())
-    for host in hosts:
-        if not _HOST_PATTERN.match(host):
-            reader.problem(
-                "INTERNAL_DNS_OVERRIDE_HOSTS", raw_hosts, f"{host!r} is not a hostname or *.suffix"
-            )
-    if ip is None:
+def _net_policy(values: dict[str, Any]) -> NetPolicy:
+    family = values["ip_family"]
+    if values["override_ip"] is None:
         return NetPolicy(ip_family=family)
-    return NetPolicy(ip_family=family, dns_override=DnsOverride(ip=ip, hosts=hosts, mode=mode))
+    override = DnsOverride(
+        ip=values["override_ip"], hosts=values["override_hosts"], mode=values["override_mode"]
+    )
+    return NetPolicy(ip_family=family, dns_override=override)
+
+
+def plaintext_secrets(config: ExporterConfig) -> list[str]:
+    """Services whose headers or URL credentials go over plain HTTP (override mode `http`)."""
+    override = config.net.dns_override
+    if override is None or override.mode is not OverrideMode.HTTP:
+        return []
+    return [
+        spec.name
+        for spec in config.services
+        if spec.kind == "http"
+        and spec.dns_override
+        and override.matches(urlsplit(spec.target).hostname or "")
+        and (spec.headers or _has_userinfo(spec.target))
+    ]
+
+
+def _has_userinfo(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.username is not None or parts.password is not None

@@ -10,15 +10,16 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hbmon.netpolicy import IpFamily
+from hbmon.configurl import http_url, redact_credentials
 
 EXIT_CONFIG_ERROR = 2
 LOG_LEVELS = ("debug", "info", "warning", "error")
 T = TypeVar("T")
+# Visible Latin-1 plus space and tab: what an HTTP field value may carry (no CR, LF, NUL...).
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\xa0-\xff]*")
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
@@ -76,8 +77,16 @@ def _zone_key(path: str) -> str:
 
 
 def show(value: str) -> str:
-    """Quote a value for an error message so that empty and blank values stay visible."""
-    return repr(value)
+    """Quote a value for an error message so that empty and blank values stay visible.
+
+    A URL's password and query are redacted: config errors end up in logs and terminals.
+    """
+    return repr(redact_credentials(value))
+
+
+def is_field_value(value: str) -> bool:
+    """True when `value` can travel in an HTTP header as it is: visible Latin-1, no CR/LF."""
+    return _FIELD_VALUE.fullmatch(value) is not None
 
 
 class EnvReader:
@@ -177,11 +186,11 @@ class EnvReader:
         value = self.secret(name) if secret else self.raw(name)
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            self.problem(name, value, "must be an http:// or https:// URL", secret=secret)
+        try:
+            return http_url(value)
+        except ValueError as error:
+            self.problem(name, value, str(error), secret=secret)
             return None
-        return value
 
     def ip_address(self, name: str) -> str | None:
         value = self.raw(name)
@@ -215,24 +224,6 @@ class EnvReader:
     def finish(self) -> None:
         if self.problems:
             raise ConfigError(self.problems)
-
-
-def shared_settings(reader: EnvReader) -> dict[str, Any]:
-    """Variables both processes read from their shared `.env`: one name, default and check each.
-
-    The keys are the field names both frozen configs use.
-    """
-    return {
-        "interval": reader.number("LOOP_INTERVAL_SECONDS", 10.0),
-        "db_path": Path(reader.string("SQLITE_DB_PATH", "data/metrics.db")),
-        "tz": reader.timezone("TZ"),
-        "log_level": reader.choice("LOG_LEVEL", "info", LOG_LEVELS),
-        "log_format": reader.choice("LOG_FORMAT", "", ("json", "console")) or None,
-    }
-
-
-def ip_family(reader: EnvReader) -> IpFamily:
-    return IpFamily(reader.choice("IP_FAMILY", "ipv4", [f.value for f in IpFamily]))
 
 
 def load_or_exit(prog: str, from_env: Callable[[Mapping[str, str]], T], env_file: Path) -> T:

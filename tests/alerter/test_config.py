@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from alerter.config import AlerterConfig
+from alerter.config import AlerterConfig, plaintext_urls
 from hbmon import __version__
 from hbmon.envconfig import ConfigError
 
@@ -156,3 +157,68 @@ def test_dotenv_in_working_directory_is_read(tmp_path: Path) -> None:
         check=False,
     )
     assert "ALERT_LANGUAGE=es" in done.stdout
+
+
+@pytest.mark.parametrize("key", ["s3cr3t\nkey", "s3cr3t\rkey", "s3cr3t€"])
+def test_secret_key_must_be_visible_latin1_without_cr_lf(key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        AlerterConfig.from_env({"SECRET_KEY": key})
+    assert caught.value.problems == ["SECRET_KEY=<redacted>: must be visible Latin-1 without CR/LF"]
+
+
+def test_secret_key_file_with_a_line_break_inside_is_refused(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("s3cr3t\nmore\n")
+    with pytest.raises(ConfigError) as caught:
+        AlerterConfig.from_env({"SECRET_KEY_FILE": str(key)})
+    assert caught.value.problems == ["SECRET_KEY=<redacted>: must be visible Latin-1 without CR/LF"]
+
+
+def test_webhook_url_gets_idna_host_and_encoded_path() -> None:
+    config = AlerterConfig.from_env({"N8N_WEBHOOK_URL": "https://bücher.example/hook/ä"})
+    assert config.webhook_url == "https://xn--bcher-kva.example/hook/%C3%A4"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"HEARTBEAT_URL": "http://beat.example/b", "N8N_WEBHOOK_URL": "http://n8n.test/h"},
+            ["N8N_WEBHOOK_URL", "HEARTBEAT_URL"],
+        ),
+        ({"HEARTBEAT_URL": "https://beat.example/b"}, []),
+        ({"HEARTBEAT_URL": "http://127.0.0.1:8080/b", "N8N_WEBHOOK_URL": "http://localhost/h"}, []),
+        ({"N8N_WEBHOOK_URL": "http://[::1]/h"}, []),
+    ],
+)
+def test_plain_http_to_a_remote_host_is_named(env: dict[str, str], expected: list[str]) -> None:
+    assert plaintext_urls(AlerterConfig.from_env({"SECRET_KEY": "k", **env})) == expected
+
+
+def test_plain_http_heartbeat_warns_at_start_up_without_the_url(tmp_path: Path) -> None:
+    env = _env(
+        tmp_path,
+        LOG_FORMAT="json",
+        HEARTBEAT_URL="http://beat.example/s3cr3t-path",
+        SECRET_KEY="s3cr3t-key",
+    )
+    done = subprocess.run(
+        [ALERTER, "--check-config"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    warning = json.loads(done.stderr)
+    assert (warning["event"], warning["level"], warning["variable"]) == (
+        "config.plaintext_url",
+        "warning",
+        "HEARTBEAT_URL",
+    )
+    assert warning["detail"] == (
+        "plain http:// to a host off this machine: its secret path and token travel in clear"
+    )
+    assert "s3cr3t" not in done.stderr + done.stdout

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from exporter.config import ExporterConfig
+from exporter.config import ExporterConfig, plaintext_secrets
 from hbmon.envconfig import ConfigError
 from hbmon.netpolicy import IpFamily, OverrideMode
 from tests.support import base_env, run_cli
@@ -199,3 +201,110 @@ def test_header_values_with_control_characters_are_rejected() -> None:
 def test_ping_url_credentials_are_secrets() -> None:
     config = ExporterConfig.from_env({"PING_URL": "https://u:pingpass@probe.test/?key=pingkey"})
     assert {"pingpass", "key=pingkey"} <= set(config.secrets)
+
+
+def _problems(env: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        ExporterConfig.from_env(env)
+    return caught.value.problems
+
+
+def test_header_values_must_be_visible_latin1() -> None:
+    problems = _problems({"SERVICE_URL_api": "http://x.test/", "SERVICE_HEADERS_api": "X-A:€uro"})
+    assert problems == [
+        "SERVICE_HEADERS_api=<redacted>: pair 1 has a value that is not visible Latin-1 or"
+        " holds CR/LF (header values are redacted here)"
+    ]
+
+
+def test_service_urls_get_idna_hosts_and_encoded_paths() -> None:
+    config = ExporterConfig.from_env({"SERVICE_URL_cafe": "https://café.example/ü path"})
+    assert config.services[0].target == "https://xn--caf-dma.example/%C3%BC%20path"
+    assert config.services[0].display_target == "https://xn--caf-dma.example/%C3%BC%20path"
+
+
+def test_config_errors_redact_url_credentials(tmp_path: Path) -> None:
+    done = run_cli(
+        ["heartbeat-exporter", "--check-config"],
+        base_env(
+            tmp_path,
+            SERVICE_URL_api="https://me:pa55word@x.test:99999/?key=k3y",
+            PING_URL="gopher://me:pingpa55@ping.test/",
+        ),
+        tmp_path,
+    )
+    assert done.returncode == 2
+    assert (
+        "  - PING_URL='gopher://me:<redacted>@ping.test/': must be an http:// or https:// URL\n"
+        in (done.stderr)
+    )
+    assert (
+        "  - SERVICE_URL_api='https://me:<redacted>@x.test:99999/?<redacted>': has an invalid port"
+        in done.stderr
+    )
+    for secret in ("pa55word", "pingpa55", "k3y"):
+        assert secret not in done.stderr
+
+
+def test_check_config_redacts_ping_url_credentials(tmp_path: Path) -> None:
+    env = base_env(tmp_path, PING_URL="https://me:pingpa55@ping.test/")
+    done = run_cli(["heartbeat-exporter", "--check-config"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "PING_URL=https://me:<redacted>@ping.test/\n" in done.stdout
+
+
+def test_http_override_mode_warns_once_per_service_sending_secrets_in_clear(
+    tmp_path: Path,
+) -> None:
+    env = base_env(
+        tmp_path,
+        LOG_FORMAT="json",
+        INTERNAL_DNS_OVERRIDE_IP="127.0.0.1",
+        INTERNAL_DNS_OVERRIDE_MODE="http",
+        INTERNAL_DNS_OVERRIDE_HOSTS="*.internal.test",
+        SERVICE_URL_headers="https://a.internal.test/",
+        SERVICE_HEADERS_headers="Authorization:Bearer hdr-s3cret",
+        SERVICE_URL_userinfo="https://me:url-s3cret@b.internal.test/",
+        SERVICE_URL_plain="https://c.internal.test/",
+        SERVICE_URL_optout="https://d.internal.test/",
+        SERVICE_HEADERS_optout="X-Key:optout-s3cret",
+        SERVICE_DNS_OVERRIDE_optout="false",
+        SERVICE_URL_elsewhere="https://other.test/",
+        SERVICE_HEADERS_elsewhere="X-Key:else-s3cret",
+    )
+    done = run_cli(["heartbeat-exporter", "--check-config"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    warnings = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(w["event"], w["level"], w["service"]) for w in warnings] == [
+        ("config.plaintext_secrets", "warning", "headers"),
+        ("config.plaintext_secrets", "warning", "userinfo"),
+    ]
+    assert warnings[0]["detail"] == (
+        "INTERNAL_DNS_OVERRIDE_MODE=http sends its headers or URL credentials over plain HTTP"
+    )
+    assert "s3cret" not in done.stderr
+
+
+def test_resolve_mode_does_not_warn() -> None:
+    config = ExporterConfig.from_env(
+        {
+            "INTERNAL_DNS_OVERRIDE_IP": "127.0.0.1",
+            "SERVICE_URL_api": "https://api.test/",
+            "SERVICE_HEADERS_api": "X-Key:v",
+        }
+    )
+    assert plaintext_secrets(config) == []
+
+
+def test_override_hosts_are_idna_encoded_to_match_service_urls() -> None:
+    config = ExporterConfig.from_env(
+        {
+            "INTERNAL_DNS_OVERRIDE_IP": "127.0.0.1",
+            "INTERNAL_DNS_OVERRIDE_HOSTS": "*.Bücher.example,café.example",
+            "SERVICE_URL_shop": "https://shop.bücher.example/",
+        }
+    )
+    override = config.net.dns_override
+    assert override is not None
+    assert override.hosts == ("*.xn--bcher-kva.example", "xn--caf-dma.example")
+    assert override.matches(urlsplit(config.services[0].target).hostname or "")

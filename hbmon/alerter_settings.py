@@ -1,0 +1,145 @@
+"""The alerter's settings table: each of its variables declared once."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+from hbmon.envconfig import EnvReader, ListenAddress, is_field_value
+from hbmon.settings import (
+    COMMON_SETTINGS,
+    IP_FAMILY,
+    Setting,
+    choice,
+    integer,
+    listen,
+    number,
+    secret_url,
+    text,
+)
+
+LANGUAGES = ("en", "es")
+SIGNINGS = ("none", "hmac-sha256")
+
+
+def redact_url(url: str | None) -> str:
+    """Scheme and host only: webhook paths and queries are bearer credentials."""
+    if not url:
+        return "<unset>"
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/***"
+
+
+def _header_secret(reader: EnvReader, name: str, default: str | None) -> str | None:
+    """A secret sent in a header (`Authorization: Bearer ...`): visible Latin-1, no CR/LF."""
+    value = reader.secret(name)
+    if value is not None and not is_field_value(value):
+        reader.problem(name, value, "must be visible Latin-1 without CR/LF", secret=True)
+        return default
+    return value or default
+
+
+WEBHOOK_URL = Setting(
+    "N8N_WEBHOOK_URL",
+    "webhook_url",
+    secret_url,
+    None,
+    "Where alerts are POSTed.",
+    secret=True,
+    show=redact_url,
+    documented="unset",
+)
+HEARTBEAT_URL = Setting(
+    "HEARTBEAT_URL",
+    "heartbeat_url",
+    secret_url,
+    None,
+    "The Worker's heartbeat endpoint.",
+    secret=True,
+    show=redact_url,
+    documented="unset",
+)
+SECRET_KEY = Setting(
+    "SECRET_KEY",
+    "secret_key",
+    _header_secret,
+    None,
+    "Sent as Authorization: Bearer; the HMAC key. Required with HEARTBEAT_URL.",
+    secret=True,
+    documented="unset",
+)
+DOWN_THRESHOLD = Setting(
+    "STATUS_CHANGE_THRESHOLD", "down_threshold", integer(), 4, "Failing cycles before down."
+)
+RECOVERY_THRESHOLD = Setting(
+    "RECOVERY_THRESHOLD", "recovery_threshold", integer(), 1, "Healthy cycles before recovered."
+)
+MAX_AGE = Setting(
+    "ALERT_MAX_AGE_SECONDS", "max_age", number(), 86400.0, "Undelivered alerts then expire."
+)
+LANGUAGE = Setting[str](
+    "ALERT_LANGUAGE", "language", choice(*LANGUAGES), "en", "Language of title and message."
+)
+HOST_LABEL = Setting[str](
+    "HOST_LABEL",
+    "host_label",
+    text,
+    "localhost",
+    "The host field of alerts and heartbeats.",
+    documented="the hostname",
+    fallback=lambda _: socket.gethostname(),
+)
+HEARTBEAT_INTERVAL = Setting(
+    "HEARTBEAT_INTERVAL_SECONDS",
+    "heartbeat_interval",
+    number(inclusive=True),
+    0.0,
+    "0: one heartbeat per new cycle; N > 0: one every N seconds.",
+)
+HEARTBEAT_SIGNING = Setting[str](
+    "HEARTBEAT_SIGNING", "heartbeat_signing", choice(*SIGNINGS), "none", "Heartbeat signature."
+)
+HEARTBEAT_TIMEOUT = Setting(
+    "HEARTBEAT_TIMEOUT_SECONDS", "heartbeat_timeout", number(), 5.0, "Budget of one heartbeat."
+)
+LISTEN = Setting(
+    "ALERTER_LISTEN",
+    "listen",
+    listen,
+    ListenAddress("0.0.0.0", 9878),
+    "Address of /metrics and /healthz.",
+)
+WEBHOOK_TIMEOUT = Setting(
+    "ALERT_TIMEOUT_SECONDS", "webhook_timeout", number(), 10.0, "Budget of one webhook attempt."
+)
+RETRY_BASE = Setting(
+    "ALERT_RETRY_BASE_SECONDS", "retry_base", number(), 2.0, "The first retry delay."
+)
+RETRY_MAX = Setting("ALERT_RETRY_MAX_SECONDS", "retry_max", number(), 300.0, "Longest backoff.")
+POLL = Setting("ALERTER_POLL_SECONDS", "poll", number(), 0.1, "Database poll period (<= 0.25).")
+RETENTION_DAYS = Setting(
+    "ALERT_RETENTION_DAYS", "retention_days", number(), 30.0, "Finished rows then pruned."
+)
+ALERTER_SETTINGS: tuple[Setting[Any], ...] = (
+    *COMMON_SETTINGS,
+    WEBHOOK_URL,
+    HEARTBEAT_URL,
+    SECRET_KEY,
+    DOWN_THRESHOLD,
+    RECOVERY_THRESHOLD,
+    MAX_AGE,
+    LANGUAGE,
+    HOST_LABEL,
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_SIGNING,
+    HEARTBEAT_TIMEOUT,
+    LISTEN,
+    WEBHOOK_TIMEOUT,
+    RETRY_BASE,
+    RETRY_MAX,
+    POLL,
+    RETENTION_DAYS,
+    IP_FAMILY,
+)
