@@ -38,7 +38,7 @@ def _apprise() -> Any:
         import apprise  # noqa: PLC0415
         from apprise.manager_plugins import NotificationManager  # noqa: PLC0415
 
-        NotificationManager().load_modules()
+        NotificationManager().load_modules()  # type: ignore[no-untyped-call]
     return apprise
 
 

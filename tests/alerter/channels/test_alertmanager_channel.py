@@ -16,8 +16,8 @@ from alerter.channels import alertmanager
 from alerter.channels.base import Outcome
 from alerter.transport import HttpClientTransport
 from hbmon.netpolicy import NetPolicy
+from tests.alerter.receiver import Receiver, receiving
 from tests.alertmanager import Alertmanager
-from tests.alerter.receiver import Answer, Receiver, receiving
 from tests.conftest import require_tool
 from tests.support import free_port, wait_for
 
@@ -176,7 +176,7 @@ def test_two_node_cluster_gets_the_alert_on_both_nodes_and_notifies_once(
             assert _send(transport, am, DOWN) is Outcome.DELIVERED
         for am in nodes:
             wait_for(lambda am=am: _active(am), timeout=10)
-        wait_for(lambda: hook.all_requests(), timeout=30)
+        wait_for(hook.all_requests, timeout=30)
         time.sleep(6)  # past the second node's peer-timeout wait: a duplicate would be here
         [notification] = hook.all_requests()
         alerts = notification.json()["alerts"]
