@@ -47,7 +47,7 @@ header h1{font-size:1.5rem;margin:8px 0 2px;overflow-wrap:anywhere}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;
 padding:14px 16px;margin:12px 0}
 .row{display:flex;flex-wrap:wrap;align-items:baseline;gap:4px 12px}
-.name{font-weight:600;font-size:1.05rem;overflow-wrap:anywhere;flex:1 1 12rem}
+.name{font-weight:600;font-size:1.05rem;overflow-wrap:anywhere;flex:1 1 0;min-width:8rem}
 .dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:6px}
 .dot.ok{background:var(--ok)}.dot.bad{background:var(--bad)}.dot.idle{background:var(--idle)}
 .state{font-weight:600}.state.ok{color:var(--ok)}.state.bad{color:var(--bad)}
