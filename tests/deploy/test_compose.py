@@ -73,3 +73,13 @@ def test_test_override_uses_host_networking_without_published_ports(project: Pat
     assert done.stdout.count("network_mode: host") == 2
     assert "published" not in done.stdout
     assert "127.0.0.1:40001" in done.stdout
+
+
+def test_observability_profile_adds_prometheus_grafana_and_alertmanager(project: Path) -> None:
+    files = _files("docker-compose.yml", "docker-compose.override.yml")
+    done = _config(project, *files, "--profile", "observability")
+    assert done.returncode == 0, done.stderr
+    for expected in ("prom/prometheus", "grafana/grafana-oss", "prom/alertmanager", "9093"):
+        assert expected in done.stdout
+    # compose v1 prints every service whatever the profile: the profile itself is what we check.
+    assert done.stdout.count("- observability") == 3

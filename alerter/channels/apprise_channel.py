@@ -1,0 +1,103 @@
+"""Alerts through Apprise (Telegram, Slack, Discord, ntfy, Gotify, Matrix, e-mail, ...).
+
+`apprise` is imported only when a channel is built, so the alerter without APPRISE_URLS never
+pays for it. One channel per URL: a failing destination is retried alone, never re-sending to
+the ones that already got the alert.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from alerter.channels.base import Outcome, SendResult
+from hbmon.logs import redact_text
+
+
+class AppriseUrlError(ValueError):
+    """The URL names no service Apprise knows, or its parameters are wrong."""
+
+
+def describe(url: str) -> str:
+    """`service: url` with every credential masked, for --check-config; raises AppriseUrlError."""
+    plugin = _instantiate(url)
+    return f"{plugin.service_name}: {plugin.url(privacy=True)}"
+
+
+def _apprise() -> Any:
+    """The module with its plugins loaded, on first use only, without their deprecation noise.
+
+    Apprise loads its plugins lazily; one of them imports `imghdr` (deprecated since 3.11).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import apprise  # noqa: PLC0415
+        from apprise.manager_plugins import NotificationManager  # noqa: PLC0415
+
+        NotificationManager().load_modules()  # type: ignore[no-untyped-call]
+    return apprise
+
+
+def _instantiate(url: str) -> Any:
+    module = _apprise()
+    with _captured() as capture:
+        plugin = module.Apprise.instantiate(url)
+    if plugin is None:
+        # Apprise's own words say what is wrong; lines quoting the URL would leak parts of it.
+        why = [m for m in capture.messages if "://" not in m]
+        raise AppriseUrlError("; ".join(why[-2:]) or "not an Apprise URL (see the Apprise wiki)")
+    return plugin
+
+
+def render(alert: Mapping[str, Any]) -> bytes:
+    """Title and Markdown body: the same en/es texts as the N8N payload."""
+    return json.dumps({"title": alert["title"], "body": alert["message"]}).encode()
+
+
+class _Capture(logging.Handler):
+    """Keeps Apprise's own warnings of one notify: they carry the reason it failed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _captured() -> Iterator[_Capture]:
+    logger = logging.getLogger("apprise")
+    capture = _Capture()
+    logger.addHandler(capture)
+    try:
+        yield capture
+    finally:
+        logger.removeHandler(capture)
+
+
+class AppriseChannel:
+    """One Apprise URL (a secret: never logged; `display` is its masked form)."""
+
+    def __init__(self, url: str) -> None:
+        apprise = _apprise()
+        self._apprise = apprise.Apprise()
+        self._plugin = _instantiate(url)
+        self._apprise.add(self._plugin)
+        self._markdown = apprise.NotifyFormat.MARKDOWN
+        self.display = f"{self._plugin.service_name}: {self._plugin.url(privacy=True)}"
+
+    def send(self, rendered: bytes) -> SendResult:
+        message = json.loads(rendered)
+        with _captured() as capture:
+            ok = self._apprise.notify(
+                title=message["title"], body=message["body"], body_format=self._markdown
+            )
+        if ok:
+            return SendResult(Outcome.DELIVERED, self._plugin.service_name)
+        reason = "; ".join(capture.messages[-2:]) or "notify failed"
+        return SendResult(Outcome.RETRY, redact_text(f"{self._plugin.service_name}: {reason}"))

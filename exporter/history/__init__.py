@@ -1,0 +1,1 @@
+"""History that stays small: hourly and daily rollups of the raw checks."""

@@ -1,0 +1,1 @@
+"""The status page: a server-rendered HTML page, its JSON and SVG badges, from one snapshot."""

@@ -1,0 +1,90 @@
+"""What went wrong with the database, named from SQLite's own error code, and logged once."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from enum import StrEnum
+
+# SQLite primary result codes (https://sqlite.org/rescode.html); extended codes keep them in
+# their low byte.
+_PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = (
+    3, 5, 6, 8, 10, 11, 13, 14, 26,
+)  # fmt: skip
+
+
+class Trouble(StrEnum):
+    """Why the database refused; `/healthz` and `heartbeat_store_errors_total` use these."""
+
+    DISK_FULL = "disk_full"
+    READ_ONLY = "read_only"
+    LOCKED = "locked"
+    CORRUPT = "corrupt"
+    IO_ERROR = "io_error"
+    CANNOT_OPEN = "cannot_open"
+    OTHER = "other"
+
+
+_BY_CODE = {
+    _FULL: Trouble.DISK_FULL,
+    _READONLY: Trouble.READ_ONLY,
+    _PERM: Trouble.READ_ONLY,
+    _BUSY: Trouble.LOCKED,
+    _LOCKED: Trouble.LOCKED,
+    _CORRUPT: Trouble.CORRUPT,
+    _NOTADB: Trouble.CORRUPT,
+    _IOERR: Trouble.IO_ERROR,
+    _CANTOPEN: Trouble.CANNOT_OPEN,
+}
+
+
+def sqlite_cause(exc: BaseException) -> sqlite3.Error | None:
+    """The sqlite3 error behind `exc`, looking through peewee's wrapping (it keeps the original
+    in args) and exception chains; a named condition (full, read-only, ...) wins over a generic
+    SQLITE_ERROR such as "cannot rollback - no transaction is active" raised while handling it.
+    """
+    found: list[sqlite3.Error] = []
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, sqlite3.Error) and getattr(current, "sqlite_errorcode", None):
+            found.append(current)
+        todo += [a for a in current.args if isinstance(a, BaseException)]
+        todo += [current.__cause__, current.__context__]
+    named = [e for e in found if e.sqlite_errorcode & 0xFF in _BY_CODE]
+    candidates = named or found
+    return candidates[0] if candidates else None
+
+
+def classify(exc: BaseException) -> Trouble:
+    cause = sqlite_cause(exc)
+    if cause is None:
+        return Trouble.OTHER
+    return _BY_CODE.get(cause.sqlite_errorcode & 0xFF, Trouble.OTHER)
+
+
+def describe(exc: BaseException) -> str:
+    """`SQLITE_FULL: database or disk is full`: the code's name and SQLite's own words."""
+    cause = sqlite_cause(exc)
+    if cause is None:
+        return f"{type(exc).__name__}: {exc}"
+    return f"{cause.sqlite_errorname}: {cause}"
+
+
+class TroubleLog:
+    """Remembers the current condition so that a log line is written once per change of it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.current: Trouble | None = None
+
+    def observe(self, trouble: Trouble | None) -> bool:
+        """Record the condition (None: healthy again); True when it differs from the last."""
+        with self._lock:
+            changed = trouble != self.current
+            self.current = trouble
+            return changed

@@ -1,0 +1,99 @@
+"""Apprise delivers to real local receivers: a JSON webhook and an SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from alerter.channels import apprise_channel
+from alerter.channels.apprise_channel import AppriseChannel, AppriseUrlError
+from alerter.channels.base import Outcome
+from tests.alerter.receiver import Answer, receiving
+from tests.support import free_port
+
+ALERT = {
+    "title": "🔴 Service Down: api",
+    "message": "**Item:** api\n**Status:** down\n**Reason:** connection refused",
+}
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[_Inbox, int]]:
+    inbox = _Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def test_json_url_posts_title_and_body_and_a_500_is_retried_later() -> None:
+    answers = iter([Answer(500), Answer(200)])
+    with receiving(lambda _r: next(answers), path="/notify") as receiver:
+        url = receiver.url.replace("http://", "json://")
+        channel = AppriseChannel(url)
+        rendered = apprise_channel.render(ALERT)
+        first = channel.send(rendered)
+        second = channel.send(rendered)
+        assert first.outcome is Outcome.RETRY
+        assert "500" in first.detail
+        assert second.outcome is Outcome.DELIVERED
+        [body] = receiver.bodies()
+    assert body["title"] == ALERT["title"]
+    assert body["message"].startswith("**Item:** api")
+
+
+def test_refused_connection_is_retried_with_a_reason() -> None:
+    channel = AppriseChannel(f"json://127.0.0.1:{free_port()}/x")
+    result = channel.send(apprise_channel.render(ALERT))
+    assert result.outcome is Outcome.RETRY
+    assert result.detail.startswith("JSON: ")
+
+
+def test_mailto_delivers_to_a_real_smtp_server_with_the_title_as_subject(
+    smtp: tuple[_Inbox, int],
+) -> None:
+    inbox, port = smtp
+    url = f"mailto://127.0.0.1:{port}?to=oncall@example.test&from=hb@example.test&mode=insecure"
+    result = AppriseChannel(url).send(apprise_channel.render(ALERT))
+    assert result.outcome is Outcome.DELIVERED
+    [mail] = inbox.messages
+    assert mail["Subject"] == ALERT["title"]
+    assert "oncall@example.test" in mail["To"]
+    assert "connection refused" in mail.get_body(("plain", "html")).get_content()  # type: ignore[union-attr]
+
+
+def test_describe_masks_credentials_and_names_the_service() -> None:
+    text = apprise_channel.describe(
+        "mailto://bob:hunter22@127.0.0.1:2525?to=a@example.test&from=hb@example.test"
+    )
+    assert text.startswith("E-Mail: mailto://bob:****@127.0.0.1:2525")
+    assert "hunter22" not in text
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("nonsense://foo", "not an Apprise URL"),
+        ("mailto://bob:hunter22@127.0.0.1:2525?to=a@example.test", "Invalid ~From~ email"),
+    ],
+)
+def test_a_bad_url_is_refused_with_apprise_reason_and_no_secret(url: str, why: str) -> None:
+    with pytest.raises(AppriseUrlError, match=why) as refused:
+        apprise_channel.describe(url)
+    assert "hunter22" not in str(refused.value)
