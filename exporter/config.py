@@ -97,8 +97,6 @@ def _check_relations(reader: EnvReader, config: ExporterConfig) -> None:
             f"{config.service_timeout:g}",
             f"must be below {INTERVAL.variable} ({config.interval:g})",
         )
-    if not Path(config.disk_path).exists():
-        reader.problem(table.DISK_PATH.variable, config.disk_path, "does not exist")
 
 
 def _service_names(reader: EnvReader) -> list[str]:
