@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import math
 import re
@@ -18,6 +19,7 @@ EXIT_CONFIG_ERROR = 2
 SHOWN_CHARACTERS = 100  # a 120 KB value is cut to this in messages
 # Large enough for any real setting, small enough for SQLite, C ints and `timedelta`.
 MAX_INTEGER = 2**31 - 1
+_MAX_ZONE_FILE = 1 << 20  # TZif files are a few KB; a FIFO or /dev/zero is not one
 MAX_SECONDS = 1e9  # ~31 years: `Event.wait` and datetime arithmetic stay in range
 LOG_LEVELS = ("debug", "info", "warning", "error")
 T = TypeVar("T")
@@ -138,7 +140,7 @@ class EnvReader:
         too_small = parsed < minimum if inclusive else parsed <= minimum
         if not math.isfinite(parsed) or too_small or parsed > maximum:
             bound = ">=" if inclusive else ">"
-            self.problem(name, value, f"must be a number {bound} {minimum:g} and <= {maximum:g}")
+            self.problem(name, value, f"must be a number {bound} {minimum:g} and <= {maximum:.15g}")
             return default
         return parsed
 
@@ -185,8 +187,10 @@ class EnvReader:
         key = value.removeprefix(":")
         try:
             if key.startswith("/"):
-                with Path(key).open("rb") as zonefile:
-                    return ZoneInfo.from_file(zonefile, key=_zone_key(key))
+                content, problem = read_small_file(key, limit=_MAX_ZONE_FILE)
+                if problem is not None:
+                    raise ValueError(problem)
+                return ZoneInfo.from_file(io.BytesIO(content), key=_zone_key(key))
             return ZoneInfo(key)
         except (ZoneInfoNotFoundError, ValueError, OSError):
             self.problem(name, value, "is not an IANA time zone (e.g. UTC, America/Lima)")

@@ -10,7 +10,7 @@ from docker.errors import DockerException
 from docker.utils import parse_host
 
 from hbmon.configurl import idna_host, redact_credentials
-from hbmon.envconfig import EnvReader, ListenAddress
+from hbmon.envconfig import EnvReader, ListenAddress, cut
 from hbmon.envpaths import path_problem
 from hbmon.netpolicy import OverrideMode
 from hbmon.settings import (
@@ -88,7 +88,7 @@ def _hosts(reader: EnvReader, name: str, default: tuple[str, ...]) -> tuple[str,
         try:
             hosts.append(_host_pattern(entry))
         except ValueError:
-            reader.problem(name, raw, f"{entry!r} is not a hostname or *.suffix")
+            reader.problem(name, raw, f"{cut(entry)!r} is not a hostname or *.suffix")
     return tuple(hosts) or default
 
 
