@@ -113,7 +113,8 @@ def test_no_environment_crashes_check_config(
     assert status in {0, 2}, output
     assert "Traceback" not in output
     assert MARK not in output
-    assert all(len(line) < 400 for line in output.splitlines()), "a long value was echoed"
+    problems = [line for line in output.splitlines() if line.startswith("  - ")]
+    assert all(len(line) < 400 for line in problems), "a long value was echoed"
 
 
 @pytest.mark.slow
