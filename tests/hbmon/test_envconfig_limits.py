@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import trustme
 
+from alerter.config import AlerterConfig
+from exporter.config import ExporterConfig
+from hbmon.envconfig import ConfigError
 from tests.support import base_env, run_cli
 
 HUGE = "9" * 4301  # one digit past Python's int-string limit
@@ -140,3 +145,52 @@ def test_an_unreadable_env_file_exits_2(tmp_path: Path) -> None:
     assert done.stderr.splitlines()[1:] == [
         "  - --env-file 'latin1.env': cannot be read (not UTF-8 text)"
     ]
+
+
+@pytest.fixture
+def odd_files(tmp_path: Path) -> Path:
+    """A FIFO (blocks whoever opens it), a file over 64 KiB, a real CA bundle."""
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "big").write_bytes(b"k" * 70_000)
+    trustme.CA().cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SECRET_KEY_FILE": "{tmp}/fifo"}, "SECRET_KEY_FILE='{tmp}/fifo': is not a regular file"),
+        ({"SECRET_KEY_FILE": "/dev/zero"}, "SECRET_KEY_FILE='/dev/zero': is not a regular file"),
+        (
+            {"SECRET_KEY_FILE": "{tmp}/big"},
+            "SECRET_KEY_FILE='{tmp}/big': names a file larger than 65536 bytes",
+        ),
+        (
+            {"TZ": ":{tmp}/fifo"},
+            "TZ=':{tmp}/fifo': is not an IANA time zone (e.g. UTC, America/Lima)",
+        ),
+        ({"SQLITE_DB_PATH": "{tmp}"}, "SQLITE_DB_PATH='{tmp}': is a directory"),
+    ],
+    ids=lambda v: str(v)[:30],
+)
+def test_files_that_block_or_never_end_are_refused_without_opening_them(
+    odd_files: Path, env: dict[str, str], expected: str
+) -> None:
+    env = {key: value.replace("{tmp}", str(odd_files)) for key, value in env.items()}
+    with pytest.raises(ConfigError) as caught:
+        AlerterConfig.from_env({"HOST_LABEL": "h", **env})
+    assert caught.value.problems == [expected.replace("{tmp}", str(odd_files))]
+
+
+@pytest.mark.parametrize(
+    "docker_host",
+    ["unix:///var/run/docker.sock", "tcp://127.0.0.1:2375", "https://127.0.0.1:2376"],
+)
+def test_docker_hosts_the_sdk_accepts_are_kept(docker_host: str) -> None:
+    assert ExporterConfig.from_env({"DOCKER_HOST": docker_host}).docker_host == docker_host
+
+
+def test_a_readable_ca_bundle_is_accepted_for_both_variables(odd_files: Path) -> None:
+    pem = str(odd_files / "ca.pem")
+    config = ExporterConfig.from_env({"SSL_CERT_FILE": pem, "HTTP_CA_BUNDLE": pem})
+    assert (config.ssl_cert_file, config.ca_bundle) == (Path(pem), Path(pem))
