@@ -51,11 +51,11 @@ def _zone_key(path: str) -> str:
     return key if found else path
 
 
-def cut(value: str) -> str:
-    """`value`, or its first SHOWN_CHARACTERS and its length when it is longer."""
+def cut(value: str, quote: Callable[[str], str] = str) -> str:
+    """`value` (quoted), or its first SHOWN_CHARACTERS (quoted) and its length when longer."""
     if len(value) <= SHOWN_CHARACTERS:
-        return value
-    return f"{value[:SHOWN_CHARACTERS]}... ({len(value)} characters)"
+        return quote(value)
+    return f"{quote(value[:SHOWN_CHARACTERS])}... ({len(value)} characters)"
 
 
 def show(value: str) -> str:
@@ -64,10 +64,7 @@ def show(value: str) -> str:
     A URL's password and query are redacted: config errors end up in logs and terminals.
     Long values are cut: a message names the problem, it does not echo 120 KB back.
     """
-    shown = redact_credentials(value)
-    if len(shown) <= SHOWN_CHARACTERS:
-        return repr(shown)
-    return f"{shown[:SHOWN_CHARACTERS]!r}... ({len(shown)} characters)"
+    return cut(redact_credentials(value), repr)
 
 
 def is_text(value: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,9 @@ def docker_host_problem(value: str) -> str | None:
         return "must be unix://, tcp://, http:// or https://"
     if scheme.lower() == "unix":
         return path_problem(rest) or (
-            f"has a socket path longer than {_SUN_PATH} bytes" if len(rest) > _SUN_PATH else None
+            f"has a socket path longer than {_SUN_PATH} bytes"
+            if len(os.fsencode(rest)) > _SUN_PATH
+            else None
         )
     try:
         parse_host(value)
