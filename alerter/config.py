@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from hbmon.envconfig import EnvReader, ListenAddress, ip_family, shared_settings
-from hbmon.netpolicy import NetPolicy
+from hbmon.net.policy import NetPolicy
 
 LANGUAGES = ("en", "es")
 SIGNINGS = ("none", "hmac-sha256")

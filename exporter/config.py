@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from hbmon.envconfig import EnvReader, ListenAddress, ip_family, shared_settings
-from hbmon.netpolicy import DnsOverride, NetPolicy, OverrideMode
+from hbmon.net.policy import DnsOverride, NetPolicy, OverrideMode
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # CR, LF, NUL...: header injection

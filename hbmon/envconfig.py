@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hbmon.netpolicy import IpFamily
+from hbmon.net.policy import IpFamily
 
 EXIT_CONFIG_ERROR = 2
 LOG_LEVELS = ("debug", "info", "warning", "error")

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urljoin, urlsplit
 
-from hbmon.netpolicy import DnsOverride, OverrideMode
+from hbmon.net.policy import DnsOverride, OverrideMode
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _NOT_IN_HOST = re.compile("[\x00-\x20\x7f]")  # header injection through the Host field

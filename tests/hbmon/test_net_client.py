@@ -16,9 +16,9 @@ import pytest
 import trustme
 
 from hbmon.net.client import HttpClient
+from hbmon.net.policy import DnsOverride, IpFamily, NetPolicy
 from hbmon.net.reply import ErrorKind
 from hbmon.net.resolve import AddrInfo
-from hbmon.netpolicy import DnsOverride, IpFamily, NetPolicy
 from tests.netservers import Handler, ca_file, ok, serve, server_tls
 from tests.support import free_port, wait_for
 
@@ -345,7 +345,7 @@ def test_hung_name_lookup_never_delays_process_exit() -> None:
         """
         import threading, time
         from hbmon.net.client import HttpClient
-        from hbmon.netpolicy import NetPolicy
+        from hbmon.net.policy import NetPolicy
 
         entered = threading.Event()
 
