@@ -135,10 +135,15 @@ class CycleRunner:
             return self._pool.submit(_guarded, probe, spec, deps, deadline, budget)
         future: Future[ProbeResult] = Future()
         future.set_running_or_notify_cancel()  # running on the engine: it cannot be cancelled
-        timeout = _budget(self._plan.service_timeout, deadline)
         try:
-            priority = spec is self._plan.internet
-            starter(spec, timeout=timeout, deps=deps, done=future.set_result, priority=priority)
+            starter(
+                spec,
+                timeout=self._plan.service_timeout,
+                deps=deps,
+                done=future.set_result,
+                priority=spec is self._plan.internet,
+                not_after=deadline,
+            )
         except Exception as exc:
             future.set_result(_crashed(spec, exc))
         return future

@@ -54,7 +54,8 @@ class ProbeFn(Protocol):
 
 class StartFn(Protocol):
     """A probe kind that runs on a shared engine instead of a thread: starts the probe and
-    returns at once; `done` gets the result later, from the engine's thread."""
+    returns at once; `done` gets the result later, from the engine's thread. The budget
+    starts when the engine takes the probe on; nothing runs past `not_after` (monotonic)."""
 
     def __call__(
         self,
@@ -64,4 +65,5 @@ class StartFn(Protocol):
         deps: ProbeDeps,
         done: Callable[[ProbeResult], None],
         priority: bool = False,
+        not_after: float | None = None,
     ) -> None: ...

@@ -45,6 +45,7 @@ def start(
     deps: ProbeDeps,
     done: Callable[[ProbeResult], None],
     priority: bool = False,
+    not_after: float | None = None,
 ) -> None:
     """`probe` on the engine: returns at once, and `done` gets the result (no thread waits)."""
     deps.http.submit(
@@ -55,6 +56,7 @@ def start(
         timeout=timeout,
         dns_override=spec.dns_override,
         priority=priority,
+        not_after=not_after,
     )
 
 

@@ -69,9 +69,14 @@ class HttpClient:
         follow_redirects: bool = True,
         dns_override: bool = True,
         priority: bool = False,
+        not_after: float | None = None,
     ) -> None:
         """Start a request under a total budget of `timeout` seconds; `done` gets its reply
-        on the engine's thread (so it must be quick). Never raises for I/O."""
+        on the engine's thread (so it must be quick). Never raises for I/O.
+
+        The budget starts when one of the engine's transfer slots takes the request; nothing
+        starts or runs past `not_after` (monotonic). `priority` requests skip every queue.
+        """
         if self._closed:
             raise RuntimeError("HttpClient used after close()")
         try:
@@ -87,7 +92,7 @@ class HttpClient:
             timeout=timeout,
             follow=(self._max_redirects, override) if follow_redirects else None,
         )
-        self._engine.submit(Job(exchange, done, priority))
+        self._engine.submit(Job(exchange, done, priority=priority, not_after=not_after))
 
     def exchange(
         self,

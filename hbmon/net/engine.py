@@ -6,7 +6,7 @@ import contextlib
 import heapq
 import itertools
 import math
-import selectors
+import select
 import socket
 import threading
 import time
@@ -29,19 +29,38 @@ log = get_logger("hbmon.net")
 _GRACE_S = 0.02  # libcurl's own TIMEOUT_MS normally ends a hop; this is the backstop
 _MAX_WAIT_S = 1.0
 _MAX_CERTS = 65536
+_NEVER_STARTED = NetError(ErrorKind.TIMEOUT, "never started: no free transfer slot in time")
 
 
 class Job:
     """One exchange handed to the engine, and the callback that receives its reply."""
 
-    __slots__ = ("asked_at", "curl", "dns_wait", "done", "exchange", "finished", "priority", "sink")
+    __slots__ = (
+        "asked_at",
+        "counted",
+        "curl",
+        "dns_wait",
+        "done",
+        "exchange",
+        "finished",
+        "not_after",
+        "priority",
+        "sink",
+    )
 
     def __init__(
-        self, exchange: Exchange, done: Callable[[HttpReply], None], priority: bool
+        self,
+        exchange: Exchange,
+        done: Callable[[HttpReply], None],
+        *,
+        priority: bool = False,
+        not_after: float | None = None,
     ) -> None:
         self.exchange = exchange
         self.done = done
-        self.priority = priority  # its name lookups skip the queue (the internet check)
+        self.priority = priority  # skips the queues for a slot and for name lookups
+        self.not_after = not_after  # monotonic time past which it must not start or run
+        self.counted = False  # holds one of the engine's slots
         self.curl: pycurl.Curl | None = None
         self.sink: Sink | None = None
         self.finished = False
@@ -71,18 +90,20 @@ class Engine:
         self._multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
         self._multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
         self._multi.setopt(pycurl.M_MAXCONNECTS, max_connects)
-        self._selector = selectors.DefaultSelector()
+        self._epoll = select.epoll()
+        self._watched: dict[int, int] = {}  # fd -> epoll events, as libcurl asked
         self._wake_r, self._wake_w = socket.socketpair()
         for end in (self._wake_r, self._wake_w):
             end.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._epoll.register(self._wake_r.fileno(), select.EPOLLIN)
         self._inbox: deque[Callable[[], None]] = deque()
         self._wake_pending = False
         self._timer_at: float | None = None
         self._deadlines: list[tuple[float, int, Job]] = []
         self._seq = itertools.count()
         self._active: dict[pycurl.Curl, Job] = {}
-        self._waiting: deque[tuple[Job, tuple[str, ...]]] = deque()
+        self._pending: deque[Job] = deque()  # waiting for a slot; the budget starts after
+        self._running = 0
         self._free: list[pycurl.Curl] = []
         self._certs: dict[tuple[str, str, int, str], float] = {}
         self._closed = threading.Event()
@@ -90,7 +111,7 @@ class Engine:
         self._thread.start()
 
     def submit(self, job: Job) -> None:
-        self._post(partial(self._begin, job))
+        self._post(partial(self._admit, job))
 
     def close(self) -> None:
         """Stop the loop; pending jobs end with an error. Never waits for a name lookup."""
@@ -126,12 +147,13 @@ class Engine:
         if self._timer_at is not None:
             due.append(self._timer_at)
         wait = min([*due, time.monotonic() + _MAX_WAIT_S]) - time.monotonic()
-        for key, mask in self._selector.select(max(wait, 0.0)):
-            if key.fileobj is self._wake_r:
+        wake = self._wake_r.fileno()
+        for fd, mask in self._epoll.poll(max(wait, 0.0)):
+            if fd == wake:
                 with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(4096)
             else:
-                self._multi.socket_action(key.fd, mask)  # EVENT_READ/WRITE == CSELECT_IN/OUT
+                self._multi.socket_action(fd, _curl_events(mask))
         if self._timer_at is not None and self._timer_at <= time.monotonic():
             self._timer_at = None
             self._multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
@@ -142,24 +164,49 @@ class Engine:
             self._inbox.popleft()()
 
     def _on_socket(self, what: int, fd: int, multi: object, data: object) -> None:
+        watched = self._watched
         if what == pycurl.POLL_REMOVE:
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                self._selector.unregister(fd)
+            if watched.pop(fd, None) is not None:
+                with contextlib.suppress(OSError):  # libcurl may have closed it already
+                    self._epoll.unregister(fd)
             return
-        events = (selectors.EVENT_READ if what & pycurl.POLL_IN else 0) | (
-            selectors.EVENT_WRITE if what & pycurl.POLL_OUT else 0
+        events = (select.EPOLLIN if what & pycurl.POLL_IN else 0) | (
+            select.EPOLLOUT if what & pycurl.POLL_OUT else 0
         )
+        if watched.get(fd) == events:
+            return
+        watched[fd] = events
         try:
-            self._selector.modify(fd, events)
-        except (KeyError, OSError):  # new, or a reused number whose old socket was closed
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                self._selector.unregister(fd)
-            self._selector.register(fd, events)
+            self._epoll.register(fd, events)
+        except FileExistsError:
+            self._epoll.modify(fd, events)
 
     def _on_timer(self, ms: int) -> None:
         self._timer_at = None if ms < 0 else time.monotonic() + ms / 1000
 
+    def _admit(self, job: Job) -> None:
+        if job.priority:
+            self._begin(job)
+        elif self._running < self._max_transfers and not self._pending:
+            job.counted = True
+            self._running += 1
+            self._begin(job)
+        else:
+            self._pending.append(job)
+
+    def _admit_pending(self) -> None:
+        while self._pending and self._running < self._max_transfers:
+            job = self._pending.popleft()
+            if job.not_after is not None and time.monotonic() >= job.not_after:
+                job.exchange.begin(None)
+                self._finish(job, job.exchange.reply(None, _NEVER_STARTED))
+                continue
+            job.counted = True
+            self._running += 1
+            self._begin(job)
+
     def _begin(self, job: Job) -> None:
+        job.exchange.begin(job.not_after)
         heapq.heappush(self._deadlines, (job.exchange.deadline + _GRACE_S, next(self._seq), job))
         self._hop(job)
 
@@ -167,7 +214,7 @@ class Engine:
         """Resolve the current hop's name (unless dialled by IP), then start its transfer."""
         route = job.exchange.route
         if route.dial != route.host or _is_ip(route.host):
-            self._ready(job, ())
+            self._transfer(job, ())
             return
         job.asked_at = time.monotonic()
         listener = partial(self._post_answer, job)
@@ -185,13 +232,7 @@ class Engine:
         if isinstance(answer, NetError):
             self._finish(job, job.exchange.reply(None, answer))
         else:
-            self._ready(job, answer)
-
-    def _ready(self, job: Job, addresses: tuple[str, ...]) -> None:
-        if len(self._active) >= self._max_transfers:
-            self._waiting.append((job, addresses))
-        else:
-            self._transfer(job, addresses)
+            self._transfer(job, answer)
 
     def _transfer(self, job: Job, addresses: tuple[str, ...]) -> None:
         curl = self._free.pop() if self._free else pycurl.Curl()
@@ -226,10 +267,7 @@ class Engine:
                 self._hop_done(curl, code, message)
             if not queued:
                 break
-        while self._waiting and len(self._active) < self._max_transfers:
-            job, addresses = self._waiting.popleft()
-            if not job.finished:
-                self._transfer(job, addresses)
+        self._admit_pending()
 
     def _hop_done(self, curl: pycurl.Curl, code: int, message: str) -> None:
         job = self._active.pop(curl)
@@ -283,6 +321,9 @@ class Engine:
 
     def _finish(self, job: Job, reply: HttpReply) -> None:
         job.finished = True
+        if job.counted:
+            job.counted = False
+            self._running -= 1
         try:
             job.done(reply)
         except Exception:  # a caller's bug must not stop every other transfer
@@ -295,13 +336,20 @@ class Engine:
         for curl in self._active:
             self._multi.remove_handle(curl)
         self._active.clear()
-        for _, _, job in self._deadlines:
+        for job in [*(j for _, _, j in self._deadlines), *self._pending]:
             if not job.finished:
                 self._finish(job, job.exchange.reply(None, closed))
         self._multi.close()
-        self._selector.close()
+        self._epoll.close()
         self._wake_r.close()
         self._wake_w.close()
+
+
+def _curl_events(mask: int) -> int:
+    readable = mask & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR)
+    return (pycurl.CSELECT_IN if readable else 0) | (
+        pycurl.CSELECT_OUT if mask & select.EPOLLOUT else 0
+    )
 
 
 def _stage(job: Job) -> str:

@@ -27,8 +27,7 @@ class Exchange:
         timeout: float,
         follow: tuple[int, DnsOverride | None] | None,
     ) -> None:
-        self.start = time.monotonic()
-        self.deadline = self.start + timeout
+        self.start = self.deadline = time.monotonic()
         self.timeout = timeout
         self.secure = secure  # the URL asked for https, even if an HTTP-mode override's hop is not
         self.route = route
@@ -40,6 +39,13 @@ class Exchange:
         self.cert_expiry: float | None = None
         self.redirects = 0
         self.seen = {(self.method, route.full_url)}
+
+    def begin(self, not_after: float | None) -> None:
+        """Start the budget (when the engine takes the request on), capped by `not_after`."""
+        self.start = time.monotonic()
+        self.deadline = self.start + self.timeout
+        if not_after is not None:
+            self.deadline = min(self.deadline, not_after)
 
     @property
     def request(self) -> tuple[str, Headers, bytes | None]:
