@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -202,6 +203,9 @@ def _connect_error(os_errno: int, message: str) -> NetError:
     return NetError(ErrorKind.NETWORK, _detail(message))
 
 
+_CURL_PREFIXES = re.compile(r"^SSL certificate (problem|OpenSSL verify result): |\s*\(\d+\)$")
+
+
 def _detail(message: str) -> str:
-    """libcurl's message, without its generic prefix; it never holds credentials or queries."""
-    return message.removeprefix("SSL certificate problem: ").strip()[:200] or "unknown error"
+    """libcurl's message without its generic parts; it never holds credentials or queries."""
+    return _CURL_PREFIXES.sub("", message.strip())[:200] or "unknown error"
