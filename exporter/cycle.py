@@ -117,15 +117,19 @@ class CycleRunner:
             services=tuple(ServiceOutcome(spec, _result(future)) for spec, future in services),
         )
         if pending:
-            self._abandon(len(pending))
+            checks = [*services, (self._plan.internet, internet)]
+            on_engine = {f for spec, f in checks if spec.kind in self._plan.starters}
+            self._abandon(len(pending), threads=any(f not in on_engine for f in pending))
         return cycle
 
-    def _abandon(self, stragglers: int) -> None:
+    def _abandon(self, stragglers: int, *, threads: bool) -> None:
         """Threads still probing past the deadline would starve the next cycle: give it a fresh
-        pool and let the stragglers finish on their own (each probe has its own budget)."""
+        pool and let the stragglers finish on their own (each probe has its own budget). The
+        engine ends its own stragglers at the deadline, so they need nothing."""
         log.warning("cycle.probes_abandoned", count=stragglers)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._new_pool()
+        if threads:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
 
     def _launch(self, spec: ServiceSpec, deps: ProbeDeps, deadline: float) -> Future[ProbeResult]:
         starter = self._plan.starters.get(spec.kind)

@@ -12,7 +12,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
 
 import pycurl
@@ -29,6 +28,7 @@ log = get_logger("hbmon.net")
 _GRACE_S = 0.02  # libcurl's own TIMEOUT_MS normally ends a hop; this is the backstop
 _MAX_WAIT_S = 1.0
 _MAX_CERTS = 65536
+_COMPACT_AT = 1024  # finished jobs wait in the deadline heap; past this many, drop them
 _NEVER_STARTED = NetError(ErrorKind.TIMEOUT, "never started: no free transfer slot in time")
 
 
@@ -207,6 +207,9 @@ class Engine:
 
     def _begin(self, job: Job) -> None:
         job.exchange.begin(job.not_after)
+        if len(self._deadlines) > _COMPACT_AT + 4 * self._running:
+            self._deadlines = [entry for entry in self._deadlines if not entry[2].finished]
+            heapq.heapify(self._deadlines)
         heapq.heappush(self._deadlines, (job.exchange.deadline + _GRACE_S, next(self._seq), job))
         self._hop(job)
 
@@ -298,7 +301,7 @@ class Engine:
                 self._certs.clear()
             self._certs[origin] = hop.cert_expiry
         elif hop.reused and origin in self._certs:
-            return replace(hop, cert_expiry=self._certs[origin])
+            return hop._replace(cert_expiry=self._certs[origin])
         return hop
 
     def _release(self, job: Job) -> None:
@@ -324,8 +327,9 @@ class Engine:
         if job.counted:
             job.counted = False
             self._running -= 1
+        done, job.done = job.done, _ignore  # the heap may hold the job until its deadline
         try:
-            job.done(reply)
+            done(reply)
         except Exception:  # a caller's bug must not stop every other transfer
             log.exception("net.callback_failed")
 
@@ -343,6 +347,11 @@ class Engine:
         self._epoll.close()
         self._wake_r.close()
         self._wake_w.close()
+
+
+def _ignore(reply: HttpReply) -> None:
+    """What a finished job's callback becomes, so that the heap does not keep its caller's
+    objects alive."""
 
 
 def _curl_events(mask: int) -> int:

@@ -7,6 +7,7 @@ import re
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pycurl
 
@@ -27,8 +28,7 @@ class HopSettings:
     reuse: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class HopOutcome:
+class HopOutcome(NamedTuple):
     """A hop's response (status None: none arrived) and what libcurl measured."""
 
     status: int | None
@@ -172,6 +172,7 @@ _KINDS: dict[int, tuple[ErrorKind, str]] = {
 }
 _NOTHING = NetError(ErrorKind.RESET, "server closed the connection without a response")
 _RESET = NetError(ErrorKind.RESET, "connection reset by peer")
+_NETWORK = (ErrorKind.NETWORK, "")
 
 
 def _error(curl: pycurl.Curl, code: int, message: str, sink: Sink, stage: str) -> NetError:
@@ -183,16 +184,10 @@ def _error(curl: pycurl.Curl, code: int, message: str, sink: Sink, stage: str) -
         return _connect_error(curl.getinfo(pycurl.OS_ERRNO), message)
     if code == pycurl.E_GOT_NOTHING:
         return _NOTHING
-    if code in (pycurl.E_RECV_ERROR, pycurl.E_SEND_ERROR) and sink.status is None:
+    if code in (pycurl.E_RECV_ERROR, pycurl.E_SEND_ERROR) and not sink.header_bytes:
         return _RESET
-    default = (
-        (ErrorKind.PROTOCOL, "invalid HTTP response: ")
-        if sink.status
-        else (
-            ErrorKind.NETWORK,
-            "",
-        )
-    )
+    answered = sink.header_bytes > 0  # an answer began: whatever went wrong is its framing
+    default = (ErrorKind.PROTOCOL, "invalid HTTP response: ") if answered else _NETWORK
     kind, prefix = _KINDS.get(code, default)
     return NetError(kind, prefix + _detail(message))
 

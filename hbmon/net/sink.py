@@ -22,6 +22,7 @@ class Sink:
         "header_bytes",
         "headers",
         "interim",
+        "lines",
         "refused",
         "size",
         "status",
@@ -34,6 +35,7 @@ class Sink:
         self.body: list[bytes] = []
         self.size = 0
         self.headers: list[tuple[str, str]] = []
+        self.lines: list[bytes] = []  # of the header section being received
         self.status: int | None = None
         self.version = ""
         self.interim = 0
@@ -43,21 +45,19 @@ class Sink:
         self.truncated = False
 
     def header(self, line: bytes) -> int | None:
+        # Called for every header line of every response: the common case does the least.
         self.header_bytes += len(line)
         if self.header_bytes > MAX_HEADER_BYTES:
             return self._refuse("header section larger than 64 KiB")
         if self.complete:
             return None  # a trailer field: counted, never reported
-        if line.startswith(b"HTTP/"):
-            parts = line.split(None, 2)
-            self.version = parts[0].decode("ascii", "replace")
-            self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-            self.headers = []
-        elif line.strip() == b"":
-            return self._section_end()
-        else:
-            self._field(line.decode("latin-1"))
-        return None
+        if len(line) > 2:
+            self.lines.append(line)
+            return None
+        if line.strip():
+            self.lines.append(line)
+            return None
+        return self._section_end()
 
     def write(self, chunk: bytes) -> int | None:
         room = self.cap - self.size
@@ -73,28 +73,40 @@ class Sink:
     def data(self) -> bytes:
         return b"".join(self.body)
 
-    def _field(self, text: str) -> None:
-        if text[:1] in (" ", "\t") and self.headers:  # obsolete line folding
-            name, value = self.headers[-1]
-            self.headers[-1] = (name, f"{value} {text.strip()}")
-            return
-        name, sep, value = text.partition(":")
-        if sep and name.strip():
-            self.headers.append((name.strip(), value.strip()))
-
     def _section_end(self) -> int | None:
+        """A header section ended: an interim 1xx one, or the final one, parsed now."""
+        status_line, *fields = self.lines or [b""]
+        self.lines = []
+        parts = status_line.split(None, 2)
+        self.version = parts[0].decode("ascii", "replace") if parts else ""
+        self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
         if self.status is not None and self.status < 200:
             self.interim += 1
             if self.interim > MAX_INTERIM:
                 return self._refuse(f"more than {MAX_INTERIM} interim (1xx) responses")
             return None
         self.complete = True
+        self.headers = _fields(fields)
         problem = _framing_problem(self.version, self.headers)
         return None if problem is None else self._refuse(problem)
 
     def _refuse(self, reason: str) -> int:
         self.refused = reason
         return 0
+
+
+def _fields(lines: list[bytes]) -> list[tuple[str, str]]:
+    fields: list[tuple[str, str]] = []
+    for line in lines:
+        text = line.decode("latin-1")
+        if text[:1] in (" ", "\t") and fields:  # obsolete line folding
+            name, value = fields[-1]
+            fields[-1] = (name, f"{value} {text.strip()}")
+            continue
+        name, sep, value = text.partition(":")
+        if sep and name.strip():
+            fields.append((name.strip(), value.strip()))
+    return fields
 
 
 def _framing_problem(version: str, headers: list[tuple[str, str]]) -> str | None:
