@@ -278,7 +278,7 @@ class Engine:
         assert job.sink is not None
         exchange = job.exchange
         hop = self._with_certificate(
-            exchange.route.key, outcome(curl, code, message, job.sink, _stage(job))
+            exchange.route.key, outcome(curl, code, message, job.sink, partial(_stage, job))
         )
         self._release(job)
         exchange.account(hop, job.dns_wait)

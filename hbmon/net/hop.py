@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import re
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -109,8 +109,10 @@ def _bracket(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
 
-def outcome(curl: pycurl.Curl, code: int, message: str, sink: Sink, stage: str) -> HopOutcome:
-    """Read what a finished hop produced; `stage` names the step for a timeout's reason."""
+def outcome(
+    curl: pycurl.Curl, code: int, message: str, sink: Sink, stage: Callable[[], str]
+) -> HopOutcome:
+    """Read what a finished hop produced; `stage()` names the step for a timeout's reason."""
     reused = curl.getinfo(pycurl.NUM_CONNECTS) == 0
     ip = curl.getinfo(pycurl.PRIMARY_IP)
     return HopOutcome(
@@ -175,11 +177,13 @@ _RESET = NetError(ErrorKind.RESET, "connection reset by peer")
 _NETWORK = (ErrorKind.NETWORK, "")
 
 
-def _error(curl: pycurl.Curl, code: int, message: str, sink: Sink, stage: str) -> NetError:
+def _error(
+    curl: pycurl.Curl, code: int, message: str, sink: Sink, stage: Callable[[], str]
+) -> NetError:
     if sink.refused is not None:
         return NetError(ErrorKind.PROTOCOL, f"invalid HTTP response: {sink.refused}")
     if code == pycurl.E_OPERATION_TIMEDOUT:
-        return NetError(ErrorKind.TIMEOUT, stage)
+        return NetError(ErrorKind.TIMEOUT, stage())
     if code == pycurl.E_COULDNT_CONNECT:
         return _connect_error(curl.getinfo(pycurl.OS_ERRNO), message)
     if code == pycurl.E_GOT_NOTHING:
