@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import itertools
 import math
-import select
 import socket
 import threading
 import time
@@ -19,6 +17,7 @@ import pycurl
 from hbmon.logs import get_logger
 from hbmon.net.exchange import Exchange
 from hbmon.net.hop import HopOutcome, HopSettings, configure, outcome
+from hbmon.net.loop import CurlLoop
 from hbmon.net.policy import IpFamily
 from hbmon.net.reply import ErrorKind, HttpReply, NetError
 from hbmon.net.resolve import Answer, DnsCache
@@ -26,7 +25,6 @@ from hbmon.net.sink import Sink
 
 log = get_logger("hbmon.net")
 _GRACE_S = 0.02  # libcurl's own TIMEOUT_MS normally ends a hop; this is the backstop
-_MAX_WAIT_S = 1.0
 _MAX_CERTS = 65536
 _COMPACT_AT = 1024  # finished jobs wait in the deadline heap; past this many, drop them
 _NEVER_STARTED = NetError(ErrorKind.TIMEOUT, "never started: no free transfer slot in time")
@@ -69,11 +67,8 @@ class Job:
 
 
 class Engine:
-    """Owns the CurlMulti; only its own thread ever touches libcurl.
-
-    Other threads `submit` jobs through an inbox and a wake-up socket. Sockets are watched
-    with epoll (no select() limit at 10,000 connections) through libcurl's socket API.
-    """
+    """Owns the CurlMulti; only its own thread ever touches libcurl (other threads `submit`
+    jobs through the loop's inbox)."""
 
     def __init__(
         self,
@@ -87,18 +82,8 @@ class Engine:
         self._settings, self._dns, self._family = settings, dns, family
         self._max_transfers = max_transfers
         self._multi = pycurl.CurlMulti()
-        self._multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
-        self._multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
         self._multi.setopt(pycurl.M_MAXCONNECTS, max_connects)
-        self._epoll = select.epoll()
-        self._watched: dict[int, int] = {}  # fd -> epoll events, as libcurl asked
-        self._wake_r, self._wake_w = socket.socketpair()
-        for end in (self._wake_r, self._wake_w):
-            end.setblocking(False)
-        self._epoll.register(self._wake_r.fileno(), select.EPOLLIN)
-        self._inbox: deque[Callable[[], None]] = deque()
-        self._wake_pending = False
-        self._timer_at: float | None = None
+        self._loop = CurlLoop(self._multi)
         self._deadlines: list[tuple[float, int, Job]] = []
         self._seq = itertools.count()
         self._active: dict[pycurl.Curl, Job] = {}
@@ -111,78 +96,25 @@ class Engine:
         self._thread.start()
 
     def submit(self, job: Job) -> None:
-        self._post(partial(self._admit, job))
+        self._loop.post(partial(self._admit, job))
 
     def close(self) -> None:
         """Stop the loop; pending jobs end with an error. Never waits for a name lookup."""
         self._closed.set()
-        self._wake()
+        self._loop.wake()
         self._thread.join(timeout=1.0)
-
-    def _post(self, action: Callable[[], None]) -> None:
-        self._inbox.append(action)
-        if not self._wake_pending:
-            self._wake_pending = True
-            self._wake()
-
-    def _wake(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            self._wake_w.send(b"\0")
 
     def _run(self) -> None:
         try:
             while not self._closed.is_set():
                 try:
-                    self._poll()
-                    self._drain_inbox()
+                    self._loop.run_once(self._deadlines[0][0] if self._deadlines else None)
                     self._expire()
                     self._collect()
                 except Exception:  # a bug in one step must not stop every transfer for good
                     log.exception("net.engine_failed")
         finally:
             self._shut_down()
-
-    def _poll(self) -> None:
-        due = [self._deadlines[0][0]] if self._deadlines else []
-        if self._timer_at is not None:
-            due.append(self._timer_at)
-        wait = min([*due, time.monotonic() + _MAX_WAIT_S]) - time.monotonic()
-        wake = self._wake_r.fileno()
-        for fd, mask in self._epoll.poll(max(wait, 0.0)):
-            if fd == wake:
-                with contextlib.suppress(BlockingIOError):
-                    self._wake_r.recv(4096)
-            else:
-                self._multi.socket_action(fd, _curl_events(mask))
-        if self._timer_at is not None and self._timer_at <= time.monotonic():
-            self._timer_at = None
-            self._multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
-
-    def _drain_inbox(self) -> None:
-        self._wake_pending = False
-        while self._inbox:
-            self._inbox.popleft()()
-
-    def _on_socket(self, what: int, fd: int, multi: object, data: object) -> None:
-        watched = self._watched
-        if what == pycurl.POLL_REMOVE:
-            if watched.pop(fd, None) is not None:
-                with contextlib.suppress(OSError):  # libcurl may have closed it already
-                    self._epoll.unregister(fd)
-            return
-        events = (select.EPOLLIN if what & pycurl.POLL_IN else 0) | (
-            select.EPOLLOUT if what & pycurl.POLL_OUT else 0
-        )
-        if watched.get(fd) == events:
-            return
-        watched[fd] = events
-        try:
-            self._epoll.register(fd, events)
-        except FileExistsError:
-            self._epoll.modify(fd, events)
-
-    def _on_timer(self, ms: int) -> None:
-        self._timer_at = None if ms < 0 else time.monotonic() + ms / 1000
 
     def _admit(self, job: Job) -> None:
         if job.priority:
@@ -226,7 +158,7 @@ class Engine:
             self._answered(job, answer)
 
     def _post_answer(self, job: Job, answer: Answer) -> None:
-        self._post(partial(self._answered, job, answer))
+        self._loop.post(partial(self._answered, job, answer))
 
     def _answered(self, job: Job, answer: Answer) -> None:
         if job.finished:
@@ -344,21 +276,12 @@ class Engine:
             if not job.finished:
                 self._finish(job, job.exchange.reply(None, closed))
         self._multi.close()
-        self._epoll.close()
-        self._wake_r.close()
-        self._wake_w.close()
+        self._loop.close()
 
 
 def _ignore(reply: HttpReply) -> None:
     """What a finished job's callback becomes, so that the heap does not keep its caller's
     objects alive."""
-
-
-def _curl_events(mask: int) -> int:
-    readable = mask & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR)
-    return (pycurl.CSELECT_IN if readable else 0) | (
-        pycurl.CSELECT_OUT if mask & select.EPOLLOUT else 0
-    )
 
 
 def _stage(job: Job) -> str:
