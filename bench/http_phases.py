@@ -63,6 +63,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the engine batch opens hundreds of connections at once
+
+
 def _serve(cert_pem: bytes, key_pem: bytes, ports: Connection) -> None:
     """Child process: an HTTPS and a plain HTTP server until the parent closes `ports`."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,7 +75,7 @@ def _serve(cert_pem: bytes, key_pem: bytes, ports: Connection) -> None:
         key.write_bytes(key_pem)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(chain, key)
-    secure, plain = (ThreadingHTTPServer(("127.0.0.1", 0), _Handler) for _ in range(2))
+    secure, plain = (_Server(("127.0.0.1", 0), _Handler) for _ in range(2))
     secure.socket = context.wrap_socket(secure.socket, server_side=True)
     for server in (secure, plain):
         server.daemon_threads = True
@@ -254,7 +258,8 @@ def _engine_batch(bundle: Path, ports: tuple[int, int], n: int) -> None:
     """N probes started at once on the engine, as a cycle does; CPU of the whole batch."""
     print(f"\nengine batch: N={n} probes started at once (the cycle's path), milliseconds")
     print(f"{'scheme':<8}{'CPU/probe':>10}{'wall':>9}")
-    client = HttpClient(NetPolicy(), ca_bundle=bundle)
+    # Sized as the exporter sizes it: a kept connection per transfer slot (one origin here).
+    client = HttpClient(NetPolicy(), ca_bundle=bundle, max_connects=257)
     deps = ProbeDeps(http=client, docker=None)
     try:
         for scheme, port in zip(("https", "http"), ports, strict=True):
