@@ -237,6 +237,8 @@ class Engine:
         return hop
 
     def _release(self, job: Job) -> None:
+        if job.sink is not None:
+            job.sink.body.clear()  # a handle kept for reuse still holds its sink's callbacks
         if job.curl is not None and len(self._free) < self._max_transfers:
             self._free.append(job.curl)
         job.curl, job.sink = None, None
