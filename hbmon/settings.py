@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from hbmon.envconfig import LOG_LEVELS, EnvReader, ListenAddress
-from hbmon.netpolicy import IpFamily
+from hbmon.net.policy import IpFamily
 
 T = TypeVar("T")
 Read = Callable[[EnvReader, str, T], T]
