@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from hbmon import alerter_settings as table
 from hbmon.configurl import is_loopback
 from hbmon.envconfig import EnvReader, ListenAddress
-from hbmon.netpolicy import NetPolicy
+from hbmon.net.policy import NetPolicy
 from hbmon.settings import IP_FAMILY, CommonSettings, read_settings
 
 

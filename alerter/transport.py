@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from hbmon.net.client import HttpClient
+from hbmon.net.policy import NetPolicy
 from hbmon.net.reply import ErrorKind
-from hbmon.netpolicy import NetPolicy
 
 MAX_REPLY_BYTES = 4096
 
@@ -31,10 +31,13 @@ class Transport(Protocol):
 
 
 class HttpClientTransport:
-    """The project's HttpClient: IP family policy, total budget, capped body, no proxies."""
+    """The project's HttpClient (libcurl): IP family policy, total budget, capped body, no
+    proxies. A few transfers at a time and a couple of idle connections are all it needs."""
 
     def __init__(self, policy: NetPolicy) -> None:
-        self._client = HttpClient(policy, max_body_bytes=MAX_REPLY_BYTES, max_idle_per_origin=2)
+        self._client = HttpClient(
+            policy, max_body_bytes=MAX_REPLY_BYTES, max_transfers=8, max_connects=4
+        )
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Reply:
         reply = self._client.request(

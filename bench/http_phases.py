@@ -1,4 +1,4 @@
-"""HTTP probe cost: latency by phase, then HttpClient against requests and urllib3.
+"""HTTP probe cost: latency by phase, then HttpClient (libcurl engine) against other clients.
 
 A child process serves HTTPS (trustme certificate for `localhost`, `svc.internal.test` and
 127.0.0.1) and plain HTTP, so the CPU time measured here is the client's alone.
@@ -6,7 +6,8 @@ A child process serves HTTPS (trustme certificate for `localhost`, `svc.internal
 Part 1 probes N times with a fresh resolved TLS connection each, and N times through the pinned
 keep-alive path; it prints p50/p95 of the total and the p50 of every phase.
 Part 2 is the keep-alive hot path of each client library against the same server, N requests
-each: CPU ms per request and p50/p95 latency.
+each: CPU ms per request and p50/p95 latency; bare pycurl shows what the engine adds.
+Part 3 is how the cycle uses the engine: N probes started at once, CPU ms per probe.
 Usage: .venv/bin/python bench/http_phases.py [N]
 """
 
@@ -26,15 +27,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+import pycurl
 import requests
 import trustme
 import urllib3
 
 from exporter.config import ServiceSpec
 from exporter.probes.base import PHASES, ProbeDeps, ProbeResult
-from exporter.probes.http import probe
+from exporter.probes.http import probe, start
 from hbmon.net.client import HttpClient
-from hbmon.netpolicy import DnsOverride, NetPolicy
+from hbmon.net.policy import DnsOverride, NetPolicy
 
 PINNED_NAME = "svc.internal.test"
 WARM_UP = 50
@@ -61,6 +63,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the engine batch opens hundreds of connections at once
+
+
 def _serve(cert_pem: bytes, key_pem: bytes, ports: Connection) -> None:
     """Child process: an HTTPS and a plain HTTP server until the parent closes `ports`."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,7 +75,7 @@ def _serve(cert_pem: bytes, key_pem: bytes, ports: Connection) -> None:
         key.write_bytes(key_pem)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(chain, key)
-    secure, plain = (ThreadingHTTPServer(("127.0.0.1", 0), _Handler) for _ in range(2))
+    secure, plain = (_Server(("127.0.0.1", 0), _Handler) for _ in range(2))
     secure.socket = context.wrap_socket(secure.socket, server_side=True)
     for server in (secure, plain):
         server.daemon_threads = True
@@ -115,7 +121,7 @@ def _row(label: str, results: list[ProbeResult]) -> str:
 
 
 def _phases(bundle: Path, port: int, n: int) -> None:
-    fresh = HttpClient(NetPolicy(), ca_bundle=bundle, max_idle_per_origin=0)
+    fresh = HttpClient(NetPolicy(), ca_bundle=bundle, reuse_connections=False)
     pinned = HttpClient(NetPolicy(dns_override=DnsOverride(ip="127.0.0.1")), ca_bundle=bundle)
     started = time.process_time()
     fresh_results = _run(fresh, f"https://localhost:{port}/health", n)
@@ -127,7 +133,7 @@ def _phases(bundle: Path, port: int, n: int) -> None:
     header = "".join(f"{h:>9}" for h in ("p50", "p95", *PHASES))
     print(f"N={n} probes each, milliseconds (phases are p50)")
     print(f"{'path':<34}{header}")
-    print(_row("(a) fresh conn, system resolver", fresh_results))
+    print(_row("(a) fresh conn, cached lookup", fresh_results))
     print(_row("(b) pinned override, keep-alive", pinned_results))
     print(
         f"client CPU: (a) {(middle - started) / n * 1000:.3f} ms/probe, "
@@ -177,6 +183,27 @@ def _hbmon_client(bundle: Path, url: str) -> Iterator[Request]:
         client.close()
 
 
+@contextmanager
+def _bare_pycurl(bundle: Path, url: str) -> Iterator[Request]:
+    curl = pycurl.Curl()
+    curl.setopt(pycurl.URL, url)
+    curl.setopt(pycurl.CAINFO, str(bundle))
+    curl.setopt(pycurl.NOSIGNAL, 1)
+    curl.setopt(pycurl.PROXY, "")
+    body: list[bytes] = []
+    curl.setopt(pycurl.WRITEFUNCTION, body.append)
+
+    def one() -> int:
+        body.clear()
+        curl.perform()
+        return int(curl.getinfo(pycurl.RESPONSE_CODE))
+
+    try:
+        yield one
+    finally:
+        curl.close()
+
+
 class _Tally:
     """CPU time and latencies of one client's requests, gathered over interleaved rounds."""
 
@@ -206,7 +233,8 @@ def _libraries(bundle: Path, ports: tuple[int, int], n: int) -> None:
     clients: dict[str, Callable[[Path, str], AbstractContextManager[Request]]] = {
         "(a) requests.Session, trust_env=False": _requests_session,
         "(b) urllib3 HTTP(S)ConnectionPool": _urllib3_pool,
-        "(c) hbmon HttpClient.exchange": _hbmon_client,
+        "(c) hbmon HttpClient.exchange (libcurl)": _hbmon_client,
+        "(d) bare pycurl easy handle, reused": _bare_pycurl,
     }
     print(f"\nkeep-alive hot path, N={n} sequential GETs per client, milliseconds")
     print(f"{'client':<40}{'scheme':>7}{'CPU/req':>9}{'p50':>9}{'p95':>9}")
@@ -226,6 +254,46 @@ def _libraries(bundle: Path, ports: tuple[int, int], n: int) -> None:
             print(f"{label:<40}{scheme:>7}{cpu:>9.3f}{p50:>9.3f}{p95:>9.3f}")
 
 
+def _engine_batch(bundle: Path, ports: tuple[int, int], n: int) -> None:
+    """N probes started at once on the engine, as a cycle does; CPU of the whole batch."""
+    print(f"\nengine batch: N={n} probes started at once (the cycle's path), milliseconds")
+    print(f"{'scheme':<8}{'CPU/probe':>10}{'wall':>9}")
+    # Sized as the exporter sizes it: a kept connection per transfer slot (one origin here).
+    client = HttpClient(NetPolicy(), ca_bundle=bundle, max_connects=257)
+    deps = ProbeDeps(http=client, docker=None)
+    try:
+        for scheme, port in zip(("https", "http"), ports, strict=True):
+            specs = [
+                ServiceSpec(name=f"s{i}", kind="http", target=f"{scheme}://127.0.0.1:{port}/{i}")
+                for i in range(n)
+            ]
+            for _ in range(2):  # the first round opens the connections
+                cpu, wall = _batch(specs, deps)
+            print(f"{scheme:<8}{cpu / n * 1000:>10.3f}{wall * 1000:>9.1f}")
+    finally:
+        client.close()
+
+
+def _batch(specs: list[ServiceSpec], deps: ProbeDeps) -> tuple[float, float]:
+    done = threading.Semaphore(0)
+    results: list[ProbeResult] = []
+
+    def one(result: ProbeResult) -> None:
+        results.append(result)
+        done.release()
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    for spec in specs:
+        start(spec, timeout=10.0, deps=deps, done=one)
+    for _ in specs:
+        done.acquire()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    bad = [r for r in results if not r.healthy]
+    if bad:
+        raise SystemExit(f"{len(bad)} probes failed, e.g. {bad[0]}")
+    return cpu, wall
+
+
 def main(n: int = 1000) -> None:
     ca = trustme.CA()
     with tempfile.TemporaryDirectory() as tmp, _server(ca) as ports:
@@ -233,6 +301,7 @@ def main(n: int = 1000) -> None:
         ca.cert_pem.write_to_path(str(bundle))
         _phases(bundle, ports[0], n)
         _libraries(bundle, ports, n)
+        _engine_batch(bundle, ports, n)
 
 
 if __name__ == "__main__":

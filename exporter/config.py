@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from hbmon import exporter_settings as table
 from hbmon.configurl import http_url
 from hbmon.envconfig import EnvReader, ListenAddress, cut, is_field_value
-from hbmon.netpolicy import DnsOverride, NetPolicy, OverrideMode
+from hbmon.net.policy import DnsOverride, NetPolicy, OverrideMode
 from hbmon.settings import INTERVAL, CommonSettings, read_settings
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")

@@ -1,4 +1,4 @@
-"""One monitoring cycle: every probe at once on a bounded pool, under one deadline."""
+"""One monitoring cycle: every probe at once (engine or bounded pool), under one deadline."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.config import ServiceSpec
 from exporter.host import HostSample
-from exporter.probes.base import ProbeDeps, ProbeFn, ProbeResult
+from exporter.probes.base import ProbeDeps, ProbeFn, ProbeResult, StartFn
 from hbmon.logs import get_logger, redact_text
 from hbmon.status import Status
 
@@ -49,15 +49,31 @@ class CycleAborted(Exception):
     """The stop event was set while probes were still running: nothing is stored."""
 
 
+def internet_check(ping_url: str) -> ServiceSpec:
+    """The internet check: an HTTP probe of PING_URL that the DNS override never applies to."""
+    return ServiceSpec(name=INTERNET, kind="http", target=ping_url, dns_override=False)
+
+
 @dataclass(frozen=True)
 class CyclePlan:
-    """What a cycle runs; fixed for the life of the process."""
+    """What a cycle runs; fixed for the life of the process.
+
+    `starters` name the kinds that run on a shared engine (no thread each); the rest run on
+    the pool. The internet check is one more check, whose name lookups go first.
+    """
 
     services: tuple[ServiceSpec, ...]
     internet: ServiceSpec
     probes: Mapping[str, ProbeFn]
     service_timeout: float
     deadline_s: float
+    starters: Mapping[str, StartFn] = field(default_factory=dict)
+
+    @property
+    def pooled(self) -> int:
+        """How many checks of a cycle need a pool thread."""
+        checks = (*self.services, self.internet)
+        return sum(spec.kind not in self.starters for spec in checks)
 
 
 class CycleRunner:
@@ -65,7 +81,7 @@ class CycleRunner:
 
     def __init__(self, plan: CyclePlan, max_workers: int) -> None:
         self._plan = plan
-        self._workers = max(1, min(max_workers, len(plan.services) + 2))
+        self._workers = max(1, min(max_workers, plan.pooled + 1))  # +1: the container count
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ThreadPoolExecutor:
@@ -86,8 +102,8 @@ class CycleRunner:
         start = time.monotonic()
         deadline = start + self._plan.deadline_s
         host_sample = host()
-        services = [(spec, self._submit(spec, deps, deadline)) for spec in self._plan.services]
-        internet = self._submit(self._plan.internet, deps, deadline)
+        services = [(spec, self._launch(spec, deps, deadline)) for spec in self._plan.services]
+        internet = self._launch(self._plan.internet, deps, deadline)
         count = self._pool.submit(_container_count, deps)
         pending = _wait_until({f for _, f in services} | {internet, count}, deadline, stop)
         cycle = Cycle(
@@ -101,32 +117,60 @@ class CycleRunner:
             services=tuple(ServiceOutcome(spec, _result(future)) for spec, future in services),
         )
         if pending:
-            self._abandon(len(pending))
+            checks = [*services, (self._plan.internet, internet)]
+            on_engine = {f for spec, f in checks if spec.kind in self._plan.starters}
+            self._abandon(len(pending), threads=any(f not in on_engine for f in pending))
         return cycle
 
-    def _abandon(self, stragglers: int) -> None:
+    def _abandon(self, stragglers: int, *, threads: bool) -> None:
         """Threads still probing past the deadline would starve the next cycle: give it a fresh
-        pool and let the stragglers finish on their own (each probe has its own budget)."""
+        pool and let the stragglers finish on their own (each probe has its own budget). The
+        engine ends its own stragglers at the deadline, so they need nothing."""
         log.warning("cycle.probes_abandoned", count=stragglers)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._new_pool()
+        if threads:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
 
-    def _submit(self, spec: ServiceSpec, deps: ProbeDeps, deadline: float) -> Future[ProbeResult]:
-        probe = self._plan.probes[spec.kind]
-        return self._pool.submit(_guarded, probe, spec, deps, deadline, self._plan.service_timeout)
+    def _launch(self, spec: ServiceSpec, deps: ProbeDeps, deadline: float) -> Future[ProbeResult]:
+        starter = self._plan.starters.get(spec.kind)
+        if starter is None:
+            probe = self._plan.probes[spec.kind]
+            budget = self._plan.service_timeout
+            return self._pool.submit(_guarded, probe, spec, deps, deadline, budget)
+        future: Future[ProbeResult] = Future()
+        future.set_running_or_notify_cancel()  # running on the engine: it cannot be cancelled
+        try:
+            starter(
+                spec,
+                timeout=self._plan.service_timeout,
+                deps=deps,
+                done=future.set_result,
+                priority=spec is self._plan.internet,
+                not_after=deadline,
+            )
+        except Exception as exc:
+            future.set_result(_crashed(spec, exc))
+        return future
 
 
 def _guarded(
     probe: ProbeFn, spec: ServiceSpec, deps: ProbeDeps, deadline: float, budget: float
 ) -> ProbeResult:
     """Run one probe; an exception is a bug, so it becomes `unknown` plus a logged traceback."""
-    timeout = min(budget, max(deadline - time.monotonic(), 0.001))
     try:
-        return probe(spec, timeout=timeout, deps=deps)
+        return probe(spec, timeout=_budget(budget, deadline), deps=deps)
     except Exception as exc:
-        log.exception("probe.crashed", service=spec.name, kind=spec.kind)
-        detail = redact_text(str(exc))[:200]
-        return ProbeResult(Status.UNKNOWN, reason=f"probe error: {type(exc).__name__}: {detail}")
+        return _crashed(spec, exc)
+
+
+def _budget(budget: float, deadline: float) -> float:
+    return min(budget, max(deadline - time.monotonic(), 0.001))
+
+
+def _crashed(spec: ServiceSpec, exc: Exception) -> ProbeResult:
+    log.exception("probe.crashed", service=spec.name, kind=spec.kind)
+    detail = redact_text(str(exc))[:200]
+    return ProbeResult(Status.UNKNOWN, reason=f"probe error: {type(exc).__name__}: {detail}")
 
 
 def _container_count(deps: ProbeDeps) -> int | None:

@@ -13,7 +13,7 @@ from docker.utils import parse_host
 from hbmon.configurl import idna_host, redact_credentials
 from hbmon.envconfig import EnvReader, ListenAddress, cut
 from hbmon.envpaths import path_problem
-from hbmon.netpolicy import OverrideMode
+from hbmon.net.policy import OverrideMode
 from hbmon.settings import (
     COMMON_SETTINGS,
     IP_FAMILY,
@@ -156,9 +156,10 @@ OVERRIDE_HOSTS = Setting[tuple[str, ...]](
     "override_hosts",
     _hosts,
     (),
-    "Comma list of hostnames or *.suffix patterns the override applies to.",
+    "Comma list of hostnames or *.suffix patterns the override applies to (default: the "
+    "services' own hostnames, never a redirect's other hosts).",
     show=",".join,
-    documented="every service",
+    documented="the services' own hostnames",
     get=lambda config: _override(config, "hosts") or (),
 )
 DOCKER_HOST = Setting[str | None](
@@ -184,7 +185,11 @@ MAX_BODY_BYTES = Setting(
     "HTTP_MAX_BODY_BYTES", "max_body_bytes", integer(minimum=0), 65536, "Body bytes per probe."
 )
 MAX_WORKERS = Setting(
-    "PROBE_MAX_WORKERS", "max_workers", integer(), 32, "Upper bound of the probe thread pool."
+    "PROBE_MAX_WORKERS",
+    "max_workers",
+    integer(),
+    32,
+    "Docker probe threads; also the floor of HTTP transfers in flight (256).",
 )
 NET_SETTINGS = (IP_FAMILY, OVERRIDE_IP, OVERRIDE_MODE, OVERRIDE_HOSTS)
 EXPORTER_SETTINGS: tuple[Setting[Any], ...] = (

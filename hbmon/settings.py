@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from hbmon.envconfig import LOG_LEVELS, MAX_INTEGER, MAX_SECONDS, EnvReader, ListenAddress
 from hbmon.envpaths import control_problem, creatable_problem, existing_problem, readable_problem
-from hbmon.netpolicy import IpFamily
+from hbmon.net.policy import IpFamily
 
 T = TypeVar("T")
 MAX_DAYS = 36500.0  # a century: `now - timedelta(days=...)` stays after year 1
@@ -204,7 +204,7 @@ SSL_CERT_FILE = Setting[Path | None](
     ca_file,
     None,
     "The standard OpenSSL variable: a PEM file of CAs replacing the system store (checked at"
-    " start-up; must be in the real environment, OpenSSL does not read --env-file).",
+    " start-up; must be in the real environment, the HTTP client does not read --env-file).",
     documented="system store",
 )
 COMMON_SETTINGS: tuple[Setting[Any], ...] = (

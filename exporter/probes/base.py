@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -50,3 +50,20 @@ class ProbeDeps:
 
 class ProbeFn(Protocol):
     def __call__(self, spec: ServiceSpec, *, timeout: float, deps: ProbeDeps) -> ProbeResult: ...
+
+
+class StartFn(Protocol):
+    """A probe kind that runs on a shared engine instead of a thread: starts the probe and
+    returns at once; `done` gets the result later, from the engine's thread. The budget
+    starts when the engine takes the probe on; nothing runs past `not_after` (monotonic)."""
+
+    def __call__(
+        self,
+        spec: ServiceSpec,
+        *,
+        timeout: float,
+        deps: ProbeDeps,
+        done: Callable[[ProbeResult], None],
+        priority: bool = False,
+        not_after: float | None = None,
+    ) -> None: ...

@@ -1,7 +1,8 @@
-"""The HTTP probe: one request through the shared HttpClient, mapped onto a ProbeResult."""
+"""The HTTP probe: one request through the shared HttpClient's engine, mapped onto a result."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from exporter.probes.base import (
@@ -34,6 +35,32 @@ def probe(spec: ServiceSpec, *, timeout: float, deps: ProbeDeps) -> ProbeResult:
         timeout=timeout,
         dns_override=spec.dns_override,
     )
+    return result_of(reply)
+
+
+def start(
+    spec: ServiceSpec,
+    *,
+    timeout: float,
+    deps: ProbeDeps,
+    done: Callable[[ProbeResult], None],
+    priority: bool = False,
+    not_after: float | None = None,
+) -> None:
+    """`probe` on the engine: returns at once, and `done` gets the result (no thread waits)."""
+    deps.http.submit(
+        spec.target,
+        lambda reply: done(result_of(reply)),
+        method=spec.method,
+        headers=spec.headers,
+        timeout=timeout,
+        dns_override=spec.dns_override,
+        priority=priority,
+        not_after=not_after,
+    )
+
+
+def result_of(reply: HttpReply) -> ProbeResult:
     status, reason = _verdict(reply)
     return ProbeResult(
         status=status,

@@ -1,4 +1,4 @@
-"""The connection layer: one HTTP client that applies the network policy to every request."""
+"""The connection layer: one HTTP client, on libcurl, that applies the network policy."""
 
 from hbmon.net.client import HttpClient
 from hbmon.net.reply import ErrorKind, HttpReply, NetError

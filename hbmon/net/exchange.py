@@ -1,52 +1,83 @@
-"""The state of one request in flight across its redirect hops, and the reply it builds."""
+"""The policy of one request across its redirect hops, and the reply it finally builds."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from hbmon.net.connection import Connection
+from hbmon.net.hop import HopOutcome
+from hbmon.net.policy import DnsOverride
 from hbmon.net.reply import ErrorKind, HttpReply, NetError
-from hbmon.net.route import Route
+from hbmon.net.route import BadUrl, Route, redirect_route
 
 Headers = Sequence[tuple[str, str]]
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class Exchange:
-    """One request in flight: its current hop and what the hops have measured so far."""
+    """One request in flight: its current hop, its budget and what the hops measured so far."""
+
+    # Slots and a lazily made `seen`: a cycle of 10,000 probes holds 10,000 of these at once.
+    __slots__ = (
+        "body",
+        "cert_expiry",
+        "deadline",
+        "family",
+        "follow",
+        "headers",
+        "method",
+        "phases",
+        "redirects",
+        "reused",
+        "route",
+        "secure",
+        "seen",
+        "start",
+        "timeout",
+    )
 
     def __init__(
-        self, route: Route, method: str, headers: Headers, body: bytes | None, *, secure: bool
+        self,
+        route: Route,
+        request: tuple[str, Headers, bytes | None],
+        *,
+        secure: bool,
+        timeout: float,
+        follow: tuple[int, DnsOverride | None] | None,
     ) -> None:
-        self.start = time.monotonic()
+        self.start = self.deadline = time.monotonic()
+        self.timeout = timeout
         self.secure = secure  # the URL asked for https, even if an HTTP-mode override's hop is not
         self.route = route
-        self.method = method
-        self.headers = headers
-        self.body = body
+        self.method, self.headers, self.body = request
+        self.follow = follow  # (max redirects, override for later hops), None: never follow
         self.phases = {"dns": 0.0, "connect": 0.0, "tls": 0.0, "ttfb": 0.0}
         self.reused = True
         self.family: str | None = None
         self.cert_expiry: float | None = None
         self.redirects = 0
-        self.stage = "connecting"
+        self.seen: set[tuple[str, str]] | None = None  # (method, URL) of every hop, once redirected
 
-    def timeout(self, budget_s: float) -> NetError:
-        return NetError(ErrorKind.TIMEOUT, f"timed out after {budget_s:g}s {self.stage}")
+    def begin(self, not_after: float | None) -> None:
+        """Start the budget (when the engine takes the request on), capped by `not_after`."""
+        self.start = time.monotonic()
+        self.deadline = self.start + self.timeout
+        if not_after is not None:
+            self.deadline = min(self.deadline, not_after)
 
-    def reply(self, response: Response | None, error: NetError | None = None) -> HttpReply:
+    @property
+    def request(self) -> tuple[str, Headers, bytes | None]:
+        return self.method, self.headers, self.body
+
+    def timed_out(self, stage: str) -> NetError:
+        return NetError(ErrorKind.TIMEOUT, f"timed out after {self.timeout:g}s {stage}")
+
+    def reply(self, hop: HopOutcome | None, error: NetError | None = None) -> HttpReply:
         return HttpReply(
-            status_code=response.status if response else None,
-            headers=response.headers if response else (),
-            body=response.body if response else b"",
+            status_code=hop.status if hop else None,
+            headers=hop.headers if hop else (),
+            body=hop.body if hop else b"",
             error=error,
             elapsed_s=time.monotonic() - self.start,
             phases=dict(self.phases),
@@ -57,21 +88,40 @@ class Exchange:
             final_url=self.route.url,
         )
 
-    def account(self, conn: Connection, reused: bool, ttfb: float) -> None:
-        self.phases["ttfb"] += ttfb
-        if not reused:
-            self.reused = False
-            self.phases["dns"] += conn.opened.dns
-            self.phases["connect"] += conn.opened.connect
-            self.phases["tls"] += conn.opened.tls
-        self.family = conn.family
-        self.cert_expiry = conn.cert_expiry
+    def account(self, hop: HopOutcome, waited_dns: float) -> None:
+        for name, value in zip(("dns", "connect", "tls", "ttfb"), hop.phases, strict=True):
+            self.phases[name] += value
+        self.phases["dns"] += waited_dns
+        if hop.family is not None:
+            self.reused = self.reused and hop.reused
+            self.family = hop.family
+        if hop.cert_expiry is not None or not hop.reused:
+            self.cert_expiry = hop.cert_expiry
 
-    def downgrades(self, route: Route) -> bool:
-        """Whether going to `route` would take an https request from https to plain http."""
-        return self.secure and self.route.scheme == "https" and route.scheme == "http"
+    def next_route(self, hop: HopOutcome) -> Route | NetError | None:
+        """Where to go after `hop`: a route, None when `hop` is the answer, or why not further."""
+        location = next((v for k, v in hop.headers if k.lower() == "location"), None)
+        if self.follow is None or hop.status not in REDIRECTS or location is None:
+            return None
+        limit, override = self.follow
+        if self.redirects >= limit:
+            return NetError(ErrorKind.REDIRECT, f"too many redirects (more than {limit})")
+        try:
+            route = redirect_route(self.route, location, override)
+        except BadUrl as exc:
+            return NetError(ErrorKind.REDIRECT, f"bad redirect: {exc}")
+        if self.secure and self.route.scheme == "https" and route.scheme == "http":
+            # Never healthy: the service would be checked, and secrets sent, in clear text.
+            return NetError(ErrorKind.REDIRECT, "redirect downgrades https to http")
+        if self.seen is None:
+            self.seen = {(self.method, self.route.full_url)}  # the first hop
+        self._redirect(hop.status or 0, route)
+        if (self.method, route.full_url) in self.seen:
+            return NetError(ErrorKind.REDIRECT, f"redirect loop at {route.url}")
+        self.seen.add((self.method, route.full_url))
+        return self.route
 
-    def redirect(self, status: int, route: Route) -> None:
+    def _redirect(self, status: int, route: Route) -> None:
         """Move to the next hop, with the method and headers a browser would use."""
         if _keeps_secrets(self.route, route):
             route = replace(route, auth=self.route.auth)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
-import socket
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -57,32 +54,3 @@ class HttpReply:
         """The first value of response header `name` (case-insensitive), e.g. Retry-After."""
         wanted = name.lower()
         return next((v for k, v in self.headers if k.lower() == wanted), None)
-
-
-# Exceptions whose reason needs no detail, most specific first.
-_PLAIN: tuple[tuple[type[Exception], ErrorKind, str], ...] = (
-    (TimeoutError, ErrorKind.TIMEOUT, "timed out"),
-    (ConnectionRefusedError, ErrorKind.REFUSED, "connection refused"),
-    (
-        http.client.RemoteDisconnected,
-        ErrorKind.RESET,
-        "server closed the connection without a response",
-    ),
-    (ConnectionError, ErrorKind.RESET, "connection reset by peer"),
-)
-
-
-def classify(exc: OSError | http.client.HTTPException, host: str) -> NetError:
-    """Map an expected transport exception to an error kind and a reason safe to store."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return NetError(ErrorKind.TLS, f"certificate verify failed: {exc.verify_message}")
-    if isinstance(exc, ssl.SSLError):
-        return NetError(ErrorKind.TLS, f"tls handshake failed: {exc.reason or exc.strerror}")
-    for kind, error, reason in _PLAIN:
-        if isinstance(exc, kind):
-            return NetError(error, reason)
-    if isinstance(exc, http.client.HTTPException):
-        return NetError(ErrorKind.PROTOCOL, f"invalid HTTP response ({type(exc).__name__})")
-    if isinstance(exc, socket.gaierror):
-        return NetError(ErrorKind.DNS, f"cannot resolve {host}: {exc.strerror}")
-    return NetError(ErrorKind.NETWORK, exc.strerror or type(exc).__name__)

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urljoin, urlsplit
 
-from hbmon.netpolicy import DnsOverride, OverrideMode
+from hbmon.net.policy import DnsOverride, OverrideMode
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _NOT_IN_HOST = re.compile("[\x00-\x20\x7f]")  # header injection through the Host field
@@ -55,6 +55,9 @@ def route_for(url: str, override: DnsOverride | None, *, first_hop: bool = True)
     the URL names one) with the real Host header; later hops keep their scheme, so a proxy's
     HTTP->HTTPS redirect is followed through the override instead of counting as healthy.
     """
+    if not url.isascii():
+        # libcurl would send the raw bytes: config IDNA-encodes hosts and percent-encodes paths.
+        raise BadUrl("URL is not ASCII (IDNA-encode the host, percent-encode the path)")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -83,7 +86,11 @@ def route_for(url: str, override: DnsOverride | None, *, first_hop: bool = True)
 
 def redirect_route(current: Route, location: str, override: DnsOverride | None) -> Route:
     """The next hop for a Location header, ignoring any credentials the Location carries."""
-    route = route_for(urljoin(current.full_url, location.strip()), override, first_hop=False)
+    try:
+        url = urljoin(current.full_url, location.strip())
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise BadUrl("invalid URL") from exc
+    route = route_for(url, override, first_hop=False)
     return replace(route, auth=None)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from exporter.config import ExporterConfig, plaintext_secrets
 from hbmon.envconfig import ConfigError
-from hbmon.netpolicy import IpFamily, OverrideMode
+from hbmon.net.policy import IpFamily, OverrideMode
 from tests.support import base_env, run_cli
 
 BAD_VARIABLES = [

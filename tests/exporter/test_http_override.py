@@ -15,7 +15,7 @@ from exporter.probes.base import FACT_TLS_CERT_EXPIRY, ProbeDeps, ProbeResult
 from exporter.probes.http import probe
 from exporter.runtime import probing
 from hbmon.net.client import HttpClient
-from hbmon.netpolicy import DnsOverride, NetPolicy, OverrideMode
+from hbmon.net.policy import DnsOverride, NetPolicy, OverrideMode
 from hbmon.status import Status
 from tests.netservers import Handler, ca_file, ok, serve, server_tls, tls_with_cert
 

@@ -20,7 +20,7 @@ from exporter.probes.base import (
 )
 from exporter.probes.http import probe
 from hbmon.net.client import HttpClient
-from hbmon.netpolicy import NetPolicy
+from hbmon.net.policy import NetPolicy
 from hbmon.status import Status
 from tests.netservers import Handler, ca_file, ok, serve, server_tls
 

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import trustme
 
-from hbmon.net.client import HttpClient
+from hbmon.net.client import SYSTEM_CA_BUNDLE, HttpClient, ca_file
+from hbmon.net.policy import DnsOverride, IpFamily, NetPolicy
 from hbmon.net.reply import ErrorKind
 from hbmon.net.resolve import AddrInfo
-from hbmon.netpolicy import DnsOverride, IpFamily, NetPolicy
-from tests.netservers import Handler, ca_file, ok, serve, server_tls
+from tests.netservers import Handler, ok, serve, server_tls
+from tests.netservers import ca_file as ca_file_for_test
 from tests.support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -322,7 +323,7 @@ def _hop_through_https_and_back(handler: Handler) -> None:
 
 def test_redirect_from_https_to_http_drops_headers_and_credentials(tmp_path: Path) -> None:
     ca = trustme.CA()
-    client = HttpClient(NetPolicy(), ca_bundle=ca_file(ca, tmp_path))
+    client = HttpClient(NetPolicy(), ca_bundle=ca_file_for_test(ca, tmp_path))
     tls = server_tls(ca, "127.0.0.1")
     try:
         with serve(_hop_through_https_and_back, tls=tls, also_plain=True) as server:
@@ -345,7 +346,7 @@ def test_hung_name_lookup_never_delays_process_exit() -> None:
         """
         import threading, time
         from hbmon.net.client import HttpClient
-        from hbmon.netpolicy import NetPolicy
+        from hbmon.net.policy import NetPolicy
 
         entered = threading.Event()
 
@@ -409,3 +410,29 @@ def test_closed_client_refuses_new_requests() -> None:
     client.close()
     with pytest.raises(RuntimeError, match="after close"):
         client.request("http://127.0.0.1:9/", timeout=1.0)
+
+
+def test_ca_file_is_the_given_bundle_then_ssl_cert_file_then_the_system_bundle(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The wheel's own OpenSSL knows no system store: the client must always name a file.
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "env.pem"))
+    assert ca_file(tmp_path / "given.pem") == str(tmp_path / "given.pem")
+    assert ca_file(None) == str(tmp_path / "env.pem")
+    monkeypatch.delenv("SSL_CERT_FILE")
+    expected = SYSTEM_CA_BUNDLE if Path(SYSTEM_CA_BUNDLE).is_file() else None
+    assert ca_file(None) == expected
+
+
+def test_ssl_cert_file_is_what_verification_trusts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file_for_test(ca, tmp_path)))
+    client = HttpClient(NetPolicy())
+    try:
+        with serve(ok, tls=server_tls(ca, "127.0.0.1")) as server:
+            reply = client.request(server.url(), method="GET", timeout=5.0)
+    finally:
+        client.close()
+    assert reply.ok, reply.error

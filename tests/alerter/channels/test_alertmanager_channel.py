@@ -15,7 +15,7 @@ import pytest
 from alerter.channels import alertmanager
 from alerter.channels.base import Outcome
 from alerter.transport import HttpClientTransport
-from hbmon.netpolicy import NetPolicy
+from hbmon.net.policy import NetPolicy
 from tests.alerter.receiver import Receiver, receiving
 from tests.alertmanager import Alertmanager
 from tests.conftest import require_tool
