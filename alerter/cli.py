@@ -13,7 +13,7 @@ from alerter.app import Alerter
 from alerter.config import AlerterConfig, plaintext_urls
 from hbmon import __version__
 from hbmon.alerter_settings import ALERTER_SETTINGS
-from hbmon.envconfig import load_or_exit
+from hbmon.envload import load_or_exit
 from hbmon.logs import configure, get_logger, register_secrets
 from hbmon.settings import describe, help_text
 

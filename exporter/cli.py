@@ -17,7 +17,7 @@ from exporter.runtime import Exporter, probing
 from exporter.store import Store
 from hbmon import __version__, logs, settings
 from hbmon.db.schema import SchemaError
-from hbmon.envconfig import load_or_exit
+from hbmon.envload import load_or_exit
 from hbmon.exporter_settings import EXPORTER_SETTINGS, SERVICE_NAMES, SERVICE_PREFIXES
 
 PROG = "heartbeat-exporter"

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from hbmon import exporter_settings as table
 from hbmon.configurl import http_url
-from hbmon.envconfig import EnvReader, ListenAddress, is_field_value
+from hbmon.envconfig import EnvReader, ListenAddress, cut, is_field_value
 from hbmon.net.policy import DnsOverride, NetPolicy, OverrideMode
 from hbmon.settings import INTERVAL, CommonSettings, read_settings
 
@@ -97,8 +97,6 @@ def _check_relations(reader: EnvReader, config: ExporterConfig) -> None:
             f"{config.service_timeout:g}",
             f"must be below {INTERVAL.variable} ({config.interval:g})",
         )
-    if not Path(config.disk_path).exists():
-        reader.problem(table.DISK_PATH.variable, config.disk_path, "does not exist")
 
 
 def _service_names(reader: EnvReader) -> list[str]:
@@ -113,7 +111,7 @@ def _service_names(reader: EnvReader) -> list[str]:
             reader.problem(
                 table.SERVICE_NAMES,
                 listed,
-                f"lists {name!r} but {table.SERVICE_URL}{name} is unset",
+                f"lists {cut(name)!r} but its {table.SERVICE_URL}<name> is unset",
             )
     if len(set(names)) != len(names):
         reader.problem(table.SERVICE_NAMES, listed, "lists a service twice")

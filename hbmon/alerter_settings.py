@@ -10,6 +10,7 @@ from hbmon.envconfig import EnvReader, ListenAddress, is_field_value
 from hbmon.settings import (
     COMMON_SETTINGS,
     IP_FAMILY,
+    MAX_DAYS,
     Setting,
     choice,
     integer,
@@ -120,7 +121,11 @@ RETRY_BASE = Setting(
 RETRY_MAX = Setting("ALERT_RETRY_MAX_SECONDS", "retry_max", number(), 300.0, "Longest backoff.")
 POLL = Setting("ALERTER_POLL_SECONDS", "poll", number(), 0.1, "Database poll period (<= 0.25).")
 RETENTION_DAYS = Setting(
-    "ALERT_RETENTION_DAYS", "retention_days", number(), 30.0, "Finished rows then pruned."
+    "ALERT_RETENTION_DAYS",
+    "retention_days",
+    number(maximum=MAX_DAYS),
+    30.0,
+    "Finished rows then pruned.",
 )
 ALERTER_SETTINGS: tuple[Setting[Any], ...] = (
     *COMMON_SETTINGS,

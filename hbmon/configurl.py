@@ -6,6 +6,8 @@ import ipaddress
 from urllib.parse import SplitResult, quote, urlsplit
 
 REDACTED = "<redacted>"
+_MAX_HOST = 253  # DNS limits: longer names make the resolver raise instead of answer
+_MAX_LABEL = 63
 # Reserved and unreserved characters stay as they are, and so do existing %XX escapes.
 _SAFE_PATH = "/%:@!$&'()*+,;=-._~"
 _SAFE_QUERY = _SAFE_PATH + "?"
@@ -23,6 +25,7 @@ def http_url(url: str, scheme_problem: str = "must be an http:// or https:// URL
         _ = parts.port
     except ValueError:
         raise ValueError("has an invalid port") from None
+    checked_host(parts.hostname)
     return _normalize(parts)
 
 
@@ -47,6 +50,17 @@ def idna_host(host: str) -> str:
         return host.encode("idna").decode("ascii")
     except UnicodeError:
         raise ValueError("has a host name that is not valid IDNA") from None
+
+
+def checked_host(host: str) -> str:
+    """The ASCII form of `host`; ValueError when no resolver could ever look it up."""
+    if any(c.isspace() or not c.isprintable() for c in host):
+        raise ValueError("has a host name with a space or control character")
+    ascii_host = idna_host(host)
+    labels = ascii_host.removesuffix(".").split(".")
+    if len(ascii_host) > _MAX_HOST or any(not 0 < len(label) <= _MAX_LABEL for label in labels):
+        raise ValueError("has a host name that is too long or has an empty label")
+    return ascii_host
 
 
 def _port_suffix(parts: SplitResult) -> str:

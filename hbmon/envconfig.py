@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import math
-import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hbmon.configurl import http_url, redact_credentials
+from hbmon.configurl import checked_host, http_url, redact_credentials
+from hbmon.envpaths import read_small_file
 
 EXIT_CONFIG_ERROR = 2
+SHOWN_CHARACTERS = 100  # a 120 KB value is cut to this in messages
+# Large enough for any real setting, small enough for SQLite, C ints and `timedelta`.
+MAX_INTEGER = 2**31 - 1
+_MAX_ZONE_FILE = 1 << 20  # TZif files are a few KB; a FIFO or /dev/zero is not one
+MAX_SECONDS = 1e9  # ~31 years: `Event.wait` and datetime arithmetic stay in range
 LOG_LEVELS = ("debug", "info", "warning", "error")
 T = TypeVar("T")
 # Visible Latin-1 plus space and tab: what an HTTP field value may carry (no CR, LF, NUL...).
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\xa0-\xff]*")
-_DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
 class ConfigError(Exception):
@@ -40,35 +44,6 @@ class ListenAddress:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-def load_dotenv(path: Path) -> dict[str, str]:
-    """Parse a `.env` file: KEY=value lines, optional quotes, `#` comments, `export` prefix."""
-    if not path.is_file():
-        return {}
-    values: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = _DOTENV_LINE.match(line)
-        if match is None:
-            continue
-        key, raw = match.groups()
-        values[key] = _unquote(raw)
-    return values
-
-
-def _unquote(raw: str) -> str:
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-        return raw[1:-1]
-    return re.sub(r"\s+#.*$", "", raw)
-
-
-def merged_environment(env: Mapping[str, str], dotenv: Path | None) -> dict[str, str]:
-    """Real environment variables win over the `.env` file, as with docker compose."""
-    merged = load_dotenv(dotenv) if dotenv is not None else {}
-    merged.update(env)
-    return merged
-
-
 def _zone_key(path: str) -> str:
     """`/etc/localtime` usually links into the zoneinfo tree: name the zone after the link."""
     target = str(Path(path).resolve())
@@ -76,12 +51,29 @@ def _zone_key(path: str) -> str:
     return key if found else path
 
 
+def cut(value: str, quote: Callable[[str], str] = str) -> str:
+    """`value` (quoted), or its first SHOWN_CHARACTERS (quoted) and its length when longer."""
+    if len(value) <= SHOWN_CHARACTERS:
+        return quote(value)
+    return f"{quote(value[:SHOWN_CHARACTERS])}... ({len(value)} characters)"
+
+
 def show(value: str) -> str:
     """Quote a value for an error message so that empty and blank values stay visible.
 
     A URL's password and query are redacted: config errors end up in logs and terminals.
+    Long values are cut: a message names the problem, it does not echo 120 KB back.
     """
-    return repr(redact_credentials(value))
+    return cut(redact_credentials(value), repr)
+
+
+def is_text(value: str) -> bool:
+    """False for undecodable bytes of the environment (Python keeps them as lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def is_field_value(value: str) -> bool:
@@ -98,17 +90,42 @@ class EnvReader:
 
     def problem(self, name: str, value: str | None, message: str, *, secret: bool = False) -> None:
         shown = "<redacted>" if secret else show(value or "")
-        self.problems.append(f"{name}={shown}: {message}")
+        problem = f"{cut(name)}={shown}: {message}"
+        if problem not in self.problems:  # a variable may be read twice (services)
+            self.problems.append(problem)
 
-    def raw(self, name: str) -> str | None:
+    def raw(self, name: str, *, secret: bool = False) -> str | None:
+        """The stripped value, or None when unset, blank or not text (then a problem)."""
         value = self.env.get(name)
-        return None if value is None or value.strip() == "" else value.strip()
+        if value is None or value.strip() == "":
+            return None
+        if not is_text(value):
+            self.problem(name, value, "is not valid UTF-8", secret=secret)
+            return None
+        return value.strip()
+
+    def checked(self, name: str, default: str, problem_of: Callable[[str], str | None]) -> str:
+        """The value when `problem_of` finds nothing wrong with it, else the default."""
+        value = self.raw(name)
+        if value is None:
+            return default
+        problem = problem_of(value)
+        if problem is not None:
+            self.problem(name, value, problem)
+            return default
+        return value
 
     def string(self, name: str, default: str) -> str:
         return self.raw(name) or default
 
     def number(
-        self, name: str, default: float, *, minimum: float = 0.0, inclusive: bool = False
+        self,
+        name: str,
+        default: float,
+        *,
+        minimum: float = 0.0,
+        inclusive: bool = False,
+        maximum: float = MAX_SECONDS,
     ) -> float:
         value = self.raw(name)
         if value is None:
@@ -118,18 +135,24 @@ class EnvReader:
         except ValueError:
             parsed = math.nan
         too_small = parsed < minimum if inclusive else parsed <= minimum
-        if not math.isfinite(parsed) or too_small:
+        if not math.isfinite(parsed) or too_small or parsed > maximum:
             bound = ">=" if inclusive else ">"
-            self.problem(name, value, f"must be a number {bound} {minimum:g}")
+            self.problem(name, value, f"must be a number {bound} {minimum:g} and <= {maximum:.15g}")
             return default
         return parsed
 
-    def integer(self, name: str, default: int, *, minimum: int = 1) -> int:
+    def integer(
+        self, name: str, default: int, *, minimum: int = 1, maximum: int = MAX_INTEGER
+    ) -> int:
         value = self.raw(name)
         if value is None:
             return default
-        if not re.fullmatch(r"[+-]?\d+", value) or int(value) < minimum:
-            self.problem(name, value, f"must be a whole number >= {minimum}")
+        # Length first: int() refuses strings of more than 4,300 digits with a ValueError.
+        digits = len(str(maximum)) + 1
+        if not re.fullmatch(rf"[+-]?[0-9]{{1,{digits}}}", value) or not (
+            minimum <= int(value) <= maximum
+        ):
+            self.problem(name, value, f"must be a whole number from {minimum} to {maximum}")
             return default
         return int(value)
 
@@ -161,8 +184,10 @@ class EnvReader:
         key = value.removeprefix(":")
         try:
             if key.startswith("/"):
-                with Path(key).open("rb") as zonefile:
-                    return ZoneInfo.from_file(zonefile, key=_zone_key(key))
+                content, problem = read_small_file(key, limit=_MAX_ZONE_FILE)
+                if problem is not None:
+                    raise ValueError(problem)
+                return ZoneInfo.from_file(io.BytesIO(content), key=_zone_key(key))
             return ZoneInfo(key)
         except (ZoneInfoNotFoundError, ValueError, OSError):
             self.problem(name, value, "is not an IANA time zone (e.g. UTC, America/Lima)")
@@ -170,8 +195,8 @@ class EnvReader:
 
     def listen(self, name: str, default: str) -> ListenAddress:
         value = self.string(name, default)
-        match = re.fullmatch(r"\[?([^\]]*?)\]?:(\d{1,5})", value)
-        if match is None or not 0 < int(match.group(2)) < 65536:
+        match = re.fullmatch(r"\[?([^\]]*?)\]?:([0-9]{1,5})", value)
+        if match is None or not 0 < int(match.group(2)) < 65536 or not _is_host(match.group(1)):
             self.problem(name, value, "must be HOST:PORT (e.g. 0.0.0.0:9877 or [::]:9877)")
             return self.listen_fallback(default)
         return ListenAddress(match.group(1) or "0.0.0.0", int(match.group(2)))
@@ -204,34 +229,42 @@ class EnvReader:
 
     def secret(self, name: str) -> str | None:
         """`NAME`, or the contents of the file named by `NAME_FILE` (Docker secrets)."""
-        direct = self.raw(name)
+        direct = self.raw(name, secret=True)
         file_name = self.raw(f"{name}_FILE")
         if direct is not None and file_name is not None:
             self.problem(f"{name}_FILE", file_name, f"set either {name} or {name}_FILE, not both")
             return direct
         if file_name is None:
             return direct
+        content, problem = read_small_file(file_name)
         try:
-            content = Path(file_name).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            self.problem(f"{name}_FILE", file_name, f"cannot be read ({exc.strerror})")
+            text = content.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            problem = "names a file that is not UTF-8 text"
+        if problem is None and not text:
+            problem = "names an empty file"
+        if problem is not None:
+            self.problem(f"{name}_FILE", file_name, problem)
             return None
-        if not content:
-            self.problem(f"{name}_FILE", file_name, "names an empty file")
-            return None
-        return content
+        return text
 
     def finish(self) -> None:
         if self.problems:
             raise ConfigError(self.problems)
 
 
-def load_or_exit(prog: str, from_env: Callable[[Mapping[str, str]], T], env_file: Path) -> T:
-    """Build a config from the environment plus `env_file`; on problems print all, exit 2."""
+def _is_host(host: str) -> bool:
+    """An empty host (every address), an IP literal, or a name the resolver can encode."""
+    if not host:
+        return True
     try:
-        return from_env(merged_environment(os.environ, env_file))
-    except ConfigError as error:
-        print(f"{prog}: invalid configuration:", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG_ERROR) from None
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return True
+    try:
+        checked_host(host)
+    except ValueError:
+        return False
+    return True

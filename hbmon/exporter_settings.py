@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
 
+from docker.errors import DockerException
+from docker.utils import parse_host
+
 from hbmon.configurl import idna_host, redact_credentials
-from hbmon.envconfig import EnvReader, ListenAddress
+from hbmon.envconfig import EnvReader, ListenAddress, cut
+from hbmon.envpaths import path_problem
 from hbmon.net.policy import OverrideMode
 from hbmon.settings import (
     COMMON_SETTINGS,
     IP_FAMILY,
+    MAX_DAYS,
     Setting,
+    ca_file,
+    existing_path,
     integer,
     listen,
     number,
-    optional_text,
-    text,
     url,
 )
 
@@ -28,6 +34,8 @@ SERVICE_HEADERS = "SERVICE_HEADERS_"
 SERVICE_METHOD = "SERVICE_METHOD_"
 SERVICE_DNS_OVERRIDE = "SERVICE_DNS_OVERRIDE_"
 SERVICE_PREFIXES = (SERVICE_URL, SERVICE_HEADERS, SERVICE_METHOD, SERVICE_DNS_OVERRIDE)
+DOCKER_SCHEMES = ("unix", "tcp", "http", "https")
+_SUN_PATH = 107  # a unix socket path longer than sockaddr_un can hold fails to connect
 _HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 
 
@@ -36,14 +44,26 @@ def default_timeout(interval: float) -> float:
     return min(2.0, round(interval / 2, 3))
 
 
-def _existing_file(reader: EnvReader, name: str, default: Path | None) -> Path | None:
-    value = reader.raw(name)
-    if value is None:
-        return default
-    if not Path(value).is_file():
-        reader.problem(name, value, "is not a readable file")
-        return default
-    return Path(value)
+def docker_host_problem(value: str) -> str | None:
+    """Why the Docker SDK (without its ssh and Windows extras) cannot use `value`."""
+    scheme, found, rest = value.partition("://")
+    if found and scheme.lower() not in DOCKER_SCHEMES:
+        return "must be unix://, tcp://, http:// or https://"
+    if scheme.lower() == "unix":
+        return path_problem(rest) or (
+            f"has a socket path longer than {_SUN_PATH} bytes"
+            if len(os.fsencode(rest)) > _SUN_PATH
+            else None
+        )
+    try:
+        parse_host(value)
+    except (DockerException, ValueError):
+        return "must be HOST:PORT after tcp://, http:// or https://"
+    return None
+
+
+def _docker_host(reader: EnvReader, name: str, default: str | None) -> str | None:
+    return reader.checked(name, "", docker_host_problem) or default
 
 
 def _ip(reader: EnvReader, name: str, default: str | None) -> str | None:
@@ -71,7 +91,7 @@ def _hosts(reader: EnvReader, name: str, default: tuple[str, ...]) -> tuple[str,
         try:
             hosts.append(_host_pattern(entry))
         except ValueError:
-            reader.problem(name, raw, f"{entry!r} is not a hostname or *.suffix")
+            reader.problem(name, raw, f"{cut(entry)!r} is not a hostname or *.suffix")
     return tuple(hosts) or default
 
 
@@ -105,10 +125,14 @@ LISTEN = Setting(
     "Address of /metrics and /healthz ([::]:9877 for IPv6).",
 )
 RETENTION_DAYS = Setting(
-    "RETENTION_DAYS", "retention_days", number(), 30.0, "Cycles older than this are pruned."
+    "RETENTION_DAYS",
+    "retention_days",
+    number(maximum=MAX_DAYS),
+    30.0,
+    "Cycles older than this are pruned.",
 )
 DISK_PATH = Setting[str](
-    "DISK_PATH", "disk_path", text, "/", "The filesystem whose usage is reported."
+    "DISK_PATH", "disk_path", existing_path, "/", "The filesystem whose usage is reported."
 )
 OVERRIDE_IP = Setting[str | None](
     "INTERNAL_DNS_OVERRIDE_IP",
@@ -141,7 +165,7 @@ OVERRIDE_HOSTS = Setting[tuple[str, ...]](
 DOCKER_HOST = Setting[str | None](
     "DOCKER_HOST",
     "docker_host",
-    optional_text,
+    _docker_host,
     None,
     "The engine for docker: services and the container count.",
     show=lambda value: value or "unix:///var/run/docker.sock",
@@ -149,7 +173,7 @@ DOCKER_HOST = Setting[str | None](
 CA_BUNDLE = Setting[Path | None](
     "HTTP_CA_BUNDLE",
     "ca_bundle",
-    _existing_file,
+    ca_file,
     None,
     "PEM file of CAs to trust for HTTPS probes instead of the system store.",
     documented="system store",

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from hbmon.envconfig import LOG_LEVELS, EnvReader, ListenAddress
+from hbmon.envconfig import LOG_LEVELS, MAX_INTEGER, MAX_SECONDS, EnvReader, ListenAddress
+from hbmon.envpaths import control_problem, creatable_problem, existing_problem, readable_problem
 from hbmon.net.policy import IpFamily
 
 T = TypeVar("T")
+MAX_DAYS = 36500.0  # a century: `now - timedelta(days=...)` stays after year 1
 Read = Callable[[EnvReader, str, T], T]
 
 
@@ -90,12 +93,16 @@ def help_text(table: Iterable[Setting[Any]]) -> str:
 # --- readers -------------------------------------------------------------------------------
 
 
-def number(*, minimum: float = 0.0, inclusive: bool = False) -> Read[float]:
-    return lambda r, name, default: r.number(name, default, minimum=minimum, inclusive=inclusive)
+def number(
+    *, minimum: float = 0.0, inclusive: bool = False, maximum: float = MAX_SECONDS
+) -> Read[float]:
+    return lambda r, name, default: r.number(
+        name, default, minimum=minimum, inclusive=inclusive, maximum=maximum
+    )
 
 
-def integer(*, minimum: int = 1) -> Read[int]:
-    return lambda r, name, default: r.integer(name, default, minimum=minimum)
+def integer(*, minimum: int = 1, maximum: int = MAX_INTEGER) -> Read[int]:
+    return lambda r, name, default: r.integer(name, default, minimum=minimum, maximum=maximum)
 
 
 def choice(*choices: str) -> Read[str]:
@@ -103,15 +110,35 @@ def choice(*choices: str) -> Read[str]:
 
 
 def text(r: EnvReader, name: str, default: str) -> str:
-    return r.string(name, default)
-
-
-def optional_text(r: EnvReader, name: str, default: str | None) -> str | None:
-    return r.raw(name) or default
+    """One line of text: any Unicode, no control characters."""
+    return r.checked(name, default, control_problem)
 
 
 def path(r: EnvReader, name: str, default: Path) -> Path:
-    return Path(r.string(name, str(default)))
+    """A file that may not exist yet, but whose name Linux could create."""
+    return Path(r.checked(name, str(default), creatable_problem))
+
+
+def existing_path(r: EnvReader, name: str, default: str) -> str:
+    return r.checked(name, default, existing_problem)
+
+
+def ca_file(r: EnvReader, name: str, default: Path | None) -> Path | None:
+    """A readable PEM file of CA certificates, checked now rather than at the first probe."""
+    value = r.checked(name, "", ca_file_problem)
+    return Path(value) if value else default
+
+
+def ca_file_problem(value: str) -> str | None:
+    """Why `value` is not a PEM file of CA certificates that OpenSSL accepts."""
+    problem = readable_problem(value)
+    if problem is not None:
+        return problem
+    try:
+        ssl.create_default_context(cafile=value)
+    except (ssl.SSLError, OSError, ValueError):
+        return "holds no PEM certificates OpenSSL can load"
+    return None
 
 
 def timezone(r: EnvReader, name: str, default: ZoneInfo) -> ZoneInfo:
@@ -171,7 +198,23 @@ IP_FAMILY = Setting(
     "`ipv4`, `ipv6` or `auto` for every outgoing HTTP request.",
     get=lambda config: config.net.ip_family,
 )
-COMMON_SETTINGS: tuple[Setting[Any], ...] = (INTERVAL, DB_PATH, TZ, LOG_LEVEL, LOG_FORMAT)
+SSL_CERT_FILE = Setting[Path | None](
+    "SSL_CERT_FILE",
+    "ssl_cert_file",
+    ca_file,
+    None,
+    "The standard OpenSSL variable: a PEM file of CAs replacing the system store (checked at"
+    " start-up; must be in the real environment, the HTTP client does not read --env-file).",
+    documented="system store",
+)
+COMMON_SETTINGS: tuple[Setting[Any], ...] = (
+    INTERVAL,
+    DB_PATH,
+    TZ,
+    LOG_LEVEL,
+    LOG_FORMAT,
+    SSL_CERT_FILE,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,3 +226,4 @@ class CommonSettings:
     tz: ZoneInfo = TZ.default
     log_level: str = LOG_LEVEL.default
     log_format: str | None = LOG_FORMAT.default
+    ssl_cert_file: Path | None = SSL_CERT_FILE.default
