@@ -6,19 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from alerter.debounce import Change, ItemState, Observation, Policy, Transition, advance, observe
-from alerter.payload import (
-    EXPORTER_RECOVERED,
-    EXPORTER_STALLED,
-    SERVICE_DOWN,
-    SERVICE_RECOVERED,
-    WORKER_STATUS_CHANGED,
-    AlertFacts,
-    Context,
-    alert_id,
-    build_alert,
-)
-from alerter.store import Check, Cycle, ItemUpdate, NewAlert
+from alerter.model import Event, ItemUpdate, NewAlert
+from alerter.payload import AlertFacts, Context, alert_id, build_alert
 from alerter.worker import worker_observation, worker_reason
+from hbmon.db.records import Check, Cycle
 
 WORKER = "worker"
 EXPORTER = "exporter"
@@ -85,7 +76,12 @@ def _recover_exporter(
     effects.updates.append(ItemUpdate(EXPORTER, EXPORTER, state))
     if transition is not None:
         facts = _exporter_facts(
-            EXPORTER_RECOVERED, RUNNING, STALLED, None, at=cycle.completed_at, cycle_id=cycle.id
+            Event.EXPORTER_RECOVERED,
+            RUNNING,
+            STALLED,
+            None,
+            at=cycle.completed_at,
+            cycle_id=cycle.id,
         )
         effects.add_alert(facts, context)
 
@@ -94,7 +90,7 @@ def _service_facts(check: Check, transition: Transition, cycle: Cycle) -> AlertF
     recovered = transition.change is Change.RECOVERED
     reason = None if recovered else (check.error_message or _code_reason(check.status_code))
     return AlertFacts(
-        event=SERVICE_RECOVERED if recovered else SERVICE_DOWN,
+        event=Event.SERVICE_RECOVERED if recovered else Event.SERVICE_DOWN,
         item=check.name,
         kind=check.kind,
         status=transition.status,
@@ -112,7 +108,7 @@ def _code_reason(status_code: int | None) -> str | None:
 
 
 def _exporter_facts(
-    event: str, status: str, previous: str, reason: str | None, *, at: float, cycle_id: int | None
+    event: Event, status: str, previous: str, reason: str | None, *, at: float, cycle_id: int | None
 ) -> AlertFacts:
     return AlertFacts(event, EXPORTER, EXPORTER, status, previous, reason, None, None, at, cycle_id)
 
@@ -139,7 +135,7 @@ def stall_effects(
         reason = _stall_reason(age, interval, newest, context.language)
         cycle_id = newest.id if newest is not None else None
         facts = _exporter_facts(
-            EXPORTER_STALLED, STALLED, RUNNING, reason, at=now, cycle_id=cycle_id
+            Event.EXPORTER_STALLED, STALLED, RUNNING, reason, at=now, cycle_id=cycle_id
         )
         effects.add_alert(facts, context)
     return effects
@@ -188,7 +184,7 @@ def _worker_facts(
     cycle_id: int,
 ) -> AlertFacts:
     return AlertFacts(
-        WORKER_STATUS_CHANGED,
+        Event.WORKER_STATUS_CHANGED,
         WORKER,
         WORKER,
         transition.status,

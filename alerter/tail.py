@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import peewee
 
 from alerter import store
+from alerter.announce import announce
 from alerter.config import AlerterConfig
 from alerter.debounce import ItemState, Policy
 from alerter.payload import Context
@@ -21,7 +22,9 @@ from alerter.rules import (
     stall_effects,
 )
 from alerter.stats import Stats
-from alerter.store import sql
+from hbmon.db import cycles
+from hbmon.db.connection import sql
+from hbmon.db.records import Cycle, interval_of
 from hbmon.logs import get_logger
 
 log = get_logger("alerter.tail")
@@ -51,7 +54,7 @@ class Tailer:
         self.cursor: int | None = None
         self._data_version: int | None = None
         self._ready = False
-        self._newest: store.Cycle | None = None
+        self._newest: Cycle | None = None
         self._lag = 0
         self._stall_open = False  # an exporter_stalled alert is open: skip the stall check
         self._mismatch_logged = False
@@ -87,11 +90,11 @@ class Tailer:
         self._detect_reset()
         while self._process_batch():
             pass
-        self._newest = store.newest_cycle(self.db)
+        self._newest = cycles.newest_cycle(self.db)
         self._warn_interval_mismatch(self._newest)
-        self._lag = store.count_cycles_after(self.db, self.cursor)
+        self._lag = cycles.count_cycles_after(self.db, self.cursor)
 
-    def _warn_interval_mismatch(self, newest: store.Cycle | None) -> None:
+    def _warn_interval_mismatch(self, newest: Cycle | None) -> None:
         recorded = newest.interval if newest is not None else None
         if self._mismatch_logged or not recorded or recorded == self.config.interval:
             return
@@ -104,7 +107,7 @@ class Tailer:
         )
 
     def _tables_ready(self) -> bool:
-        self._ready = self._ready or store.exporter_tables_exist(self.db)
+        self._ready = self._ready or cycles.tables_exist(self.db)
         return self._ready
 
     def _detect_reset(self) -> None:
@@ -114,7 +117,7 @@ class Tailer:
         recreated: dropped and migrated again, or the file replaced by one whose alerter cursor
         is ahead of its cycles.
         """
-        newest = store.newest_cycle(self.db)
+        newest = cycles.newest_cycle(self.db)
         if newest is not None and self.cursor is not None and newest.id < self.cursor:
             log.warning("tail.cursor_reset", cursor=self.cursor, newest_cycle=newest.id)
             self.cursor = 0
@@ -132,18 +135,18 @@ class Tailer:
 
     def _process_batch(self) -> bool:
         assert self.cursor is not None
-        cycles = store.cycles_after(self.db, self.cursor)
-        for cycle in cycles:
+        batch = cycles.cycles_after(self.db, self.cursor)
+        for cycle in batch:
             effects = cycle_effects(store.load_items(self.db), cycle, self.policy, self.context)
             self._commit(effects, cursor=cycle.id)
             self.cursor = cycle.id
             self._stall_open = False  # a new cycle recovers a stalled exporter
             self.on_cycle()
-        return bool(cycles)
+        return bool(batch)
 
-    def _check_stall(self, newest: store.Cycle | None) -> None:
+    def _check_stall(self, newest: Cycle | None) -> None:
         now = time.time()
-        interval = store.interval_of(newest, self.config.interval)
+        interval = interval_of(newest, self.config.interval)
         fresh = newest is not None and now - newest.completed_at <= STALL_INTERVALS * interval
         if fresh or self._stall_open:
             return
@@ -178,20 +181,3 @@ class Tailer:
         announce(effects.alerts, deliver=deliver, stats=self.stats)
         if effects.alerts:
             self.on_alerts()
-
-
-def announce(alerts: Iterable[store.NewAlert], *, deliver: bool, stats: Stats) -> None:
-    """One log line per committed alert; without a webhook this line *is* the alert."""
-    for alert in alerts:
-        log.warning(
-            "alert.queued" if deliver else "alert.would_send",
-            alert_id=alert.alert_id,
-            alert_event=alert.event,
-            item=alert.item,
-            status=alert.body["status"],
-            reason=alert.body["reason"],
-            cycle_id=alert.cycle_id,
-            title=alert.body["title"],
-        )
-        if not deliver:
-            stats.alert(alert.event, "logged")

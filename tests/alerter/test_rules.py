@@ -9,7 +9,7 @@ import pytest
 from alerter.debounce import ItemState, Policy
 from alerter.payload import Context
 from alerter.rules import EXPORTER, WORKER, absent_services, cycle_effects
-from alerter.store import Check, Cycle
+from hbmon.db.records import Check, Cycle
 
 CONTEXT = Context("en", ZoneInfo("UTC"), "host-1", "1.2.3")
 ALERTED = ItemState("down", "healthy", 5, 0, "down")

@@ -11,7 +11,7 @@ import peewee
 import pytest
 from structlog.testing import capture_logs
 
-from hbmon.db import schema
+from hbmon.db import cycles
 from tests.alerter.conftest import Parts
 from tests.alerter.dbutil import insert_cycle, outbox_rows
 
@@ -108,7 +108,7 @@ def test_cycle_ids_starting_over_in_recreated_exporter_tables_are_followed(
         parts.writer.execute_sql("DROP TABLE service_checks")
         parts.writer.execute_sql("DROP TABLE monitoring_cycles")
         parts.writer.execute_sql("DELETE FROM schema_versions WHERE component = 'exporter'")
-    schema.migrate(parts.writer)  # what the exporter does on start with the tables gone
+    cycles.migrate(parts.writer)  # what the exporter does on start with the tables gone
     assert insert_cycle(parts.writer, {"api": "down"}) == 1
     parts.tailer.step()
     assert events(parts) == [("api", "service_down")]
