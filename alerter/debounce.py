@@ -23,7 +23,7 @@ class ItemState:
     status: str | None = None  # last observed status
     baseline: str | None = None  # last non-failing status; None if the item never was healthy
     failures: int = 0  # consecutive failing observations
-    successes: int = 0  # consecutive healthy observations
+    successes: int = 0  # consecutive healthy observations, counted up to the recovery threshold
     alerted: str | None = None  # failure status the last alert announced; None = not alerted
 
 
@@ -75,9 +75,9 @@ def _fail(state: ItemState, status: str, policy: Policy) -> tuple[ItemState, Tra
 
 
 def _succeed(state: ItemState, status: str, policy: Policy) -> tuple[ItemState, Transition | None]:
-    healthy = replace(
-        state, status=status, baseline=status, failures=0, successes=state.successes + 1
-    )
+    # The streak only matters up to the threshold: capped, a steady item's state stops changing.
+    successes = min(state.successes + 1, policy.recovery_threshold)
+    healthy = replace(state, status=status, baseline=status, failures=0, successes=successes)
     if state.alerted is None or healthy.successes < policy.recovery_threshold:
         return healthy, None
     return replace(healthy, alerted=None), Transition(Change.RECOVERED, status, state.alerted)

@@ -12,10 +12,10 @@ import peewee
 from alerter import store
 from alerter.announce import announce
 from alerter.config import AlerterConfig
-from alerter.debounce import Policy
+from alerter.debounce import ItemState, Policy
 from alerter.model import HeartbeatRecord, HeartbeatResult, NewAlert
 from alerter.payload import Context, ServiceStatus, build_heartbeat, encode
-from alerter.rules import worker_effects
+from alerter.rules import remember, worker_effects
 from alerter.stats import Stats
 from alerter.transport import Reply, Transport
 from hbmon.db import cycles
@@ -67,6 +67,7 @@ class Heartbeater:
         self.last_cycle = -1
         self.last_sent = 0.0
         self._last_gate: tuple[int, str] | None = None
+        self._items: dict[str, ItemState] | None = None  # only `worker` is ours
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -160,8 +161,10 @@ class Heartbeater:
             self.on_alerts.set()
 
     def _save(self, cycle: Cycle, record: HeartbeatRecord) -> list[NewAlert]:
+        if self._items is None:
+            self._items = store.load_items(self.db)
         effects = worker_effects(
-            store.load_items(self.db),
+            self._items,
             status_code=record.status_code,
             error=record.error,
             latency_ms=record.latency_ms,
@@ -178,6 +181,7 @@ class Heartbeater:
             deliver=self.config.webhook_url is not None,
             reply=record,
         )
+        remember(self._items, effects)
         return effects.alerts
 
     def _report(self, record: HeartbeatRecord) -> None:

@@ -18,6 +18,7 @@ _STALL_POLICY = Policy(down_threshold=1, recovery_threshold=1)
 STALLED = "stalled"
 RUNNING = "running"
 SERVICE_PREFIX = "service:"
+_NEW = ItemState()
 
 
 def service_key(name: str) -> str:
@@ -26,15 +27,30 @@ def service_key(name: str) -> str:
 
 @dataclass
 class Effects:
-    """What one step produced: state rows to save or retire, and alerts to enqueue."""
+    """What one step produced: changed state rows to save or retire, and alerts to enqueue.
+
+    Only states that differ from the ones given are in `updates`: a steady item writes nothing.
+    """
 
     updates: list[ItemUpdate] = field(default_factory=list)
     alerts: list[NewAlert] = field(default_factory=list)
     retired: dict[str, ItemState] = field(default_factory=dict)  # key -> its last state
 
+    def update(self, old: ItemState | None, new: ItemState, item: str, kind: str) -> None:
+        if new != old:
+            self.updates.append(ItemUpdate(item, kind, new))
+
     def add_alert(self, facts: AlertFacts, context: Context) -> None:
         body = build_alert(facts, context)
         self.alerts.append(NewAlert(alert_id(facts), facts.item, facts.event, facts.cycle_id, body))
+
+
+def remember(states: dict[str, ItemState], effects: Effects) -> None:
+    """Apply committed effects to the in-memory states (only ever after the commit)."""
+    for update in effects.updates:
+        states[update.item] = update.state
+    for item in effects.retired:
+        states.pop(item, None)
 
 
 def cycle_effects(
@@ -44,8 +60,9 @@ def cycle_effects(
     effects = Effects()
     for check in cycle.checks:
         key = service_key(check.name)
-        state, transition = advance(states.get(key, ItemState()), observe(check.status), policy)
-        effects.updates.append(ItemUpdate(key, check.kind, state))
+        old = states.get(key)
+        state, transition = advance(old or _NEW, observe(check.status), policy)
+        effects.update(old, state, key, check.kind)
         if transition is not None:
             effects.add_alert(_service_facts(check, transition, cycle), context)
     effects.retired.update(absent_services(states, cycle))
@@ -73,7 +90,7 @@ def _recover_exporter(
     if exporter.alerted is None:
         return
     state, transition = advance(exporter, Observation(RUNNING, False), _STALL_POLICY)
-    effects.updates.append(ItemUpdate(EXPORTER, EXPORTER, state))
+    effects.update(exporter, state, EXPORTER, EXPORTER)
     if transition is not None:
         facts = _exporter_facts(
             Event.EXPORTER_RECOVERED,
@@ -130,7 +147,7 @@ def stall_effects(
     if state.alerted is not None or age <= STALL_INTERVALS * interval:
         return effects
     new_state, transition = advance(state, Observation(STALLED, True), _STALL_POLICY)
-    effects.updates.append(ItemUpdate(EXPORTER, EXPORTER, new_state))
+    effects.update(states.get(EXPORTER), new_state, EXPORTER, EXPORTER)
     if transition is not None:
         reason = _stall_reason(age, interval, newest, context.language)
         cycle_id = newest.id if newest is not None else None
@@ -162,10 +179,9 @@ def worker_effects(
     """Fold one heartbeat reply into the `worker` item; any alert is `worker_status_changed`."""
     effects = Effects()
     worker_policy = Policy(policy.down_threshold, policy.recovery_threshold, True)
-    state, transition = advance(
-        states.get(WORKER, ItemState()), worker_observation(status_code), worker_policy
-    )
-    effects.updates.append(ItemUpdate(WORKER, WORKER, state))
+    old = states.get(WORKER)
+    state, transition = advance(old or _NEW, worker_observation(status_code), worker_policy)
+    effects.update(old, state, WORKER, WORKER)
     if transition is not None:
         reason = worker_reason(status_code, error, cycle.internet_status, context.language)
         latency = latency_ms if transition.change is Change.RECOVERED else None

@@ -19,6 +19,7 @@ from alerter.rules import (
     STALL_INTERVALS,
     Effects,
     cycle_effects,
+    remember,
     stall_effects,
 )
 from alerter.stats import Stats
@@ -30,8 +31,17 @@ from hbmon.logs import get_logger
 log = get_logger("alerter.tail")
 
 
+# Cycles per read, bounded by their checks: a backlog of big cycles stays small in memory.
+BATCH_CHECKS = 20_000
+BATCH_CYCLES = 50
+
+
 class Tailer:
-    """Owns the cursor; each processed cycle is one transaction (items + outbox + cursor)."""
+    """Owns the cursor; each processed cycle is one transaction (items + outbox + cursor).
+
+    The item states of services and of the exporter live in memory, loaded once; the database
+    stays their source of truth: memory changes only after the transaction that wrote it.
+    """
 
     def __init__(
         self,
@@ -58,6 +68,7 @@ class Tailer:
         self._lag = 0
         self._stall_open = False  # an exporter_stalled alert is open: skip the stall check
         self._mismatch_logged = False
+        self._items: dict[str, ItemState] | None = None  # `worker` belongs to the heartbeater
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -135,9 +146,10 @@ class Tailer:
 
     def _process_batch(self) -> bool:
         assert self.cursor is not None
-        batch = cycles.cycles_after(self.db, self.cursor)
+        limit = max(1, min(BATCH_CYCLES, BATCH_CHECKS // max(1, len(self._states()))))
+        batch = cycles.cycles_after(self.db, self.cursor, limit)
         for cycle in batch:
-            effects = cycle_effects(store.load_items(self.db), cycle, self.policy, self.context)
+            effects = cycle_effects(self._states(), cycle, self.policy, self.context)
             self._commit(effects, cursor=cycle.id)
             self.cursor = cycle.id
             self._stall_open = False  # a new cycle recovers a stalled exporter
@@ -150,7 +162,7 @@ class Tailer:
         fresh = newest is not None and now - newest.completed_at <= STALL_INTERVALS * interval
         if fresh or self._stall_open:
             return
-        items = store.load_items(self.db)
+        items = self._states()
         self._stall_open = items.get(EXPORTER, ItemState()).alerted is not None
         effects = stall_effects(
             items,
@@ -164,6 +176,11 @@ class Tailer:
             self._commit(effects, cursor=None)
             self._stall_open = True
 
+    def _states(self) -> dict[str, ItemState]:
+        if self._items is None:
+            self._items = store.load_items(self.db)
+        return self._items
+
     def _commit(self, effects: Effects, *, cursor: int | None) -> None:
         deliver = self.config.webhook_url is not None
         store.commit(
@@ -175,6 +192,7 @@ class Tailer:
             cursor=cursor,
             retire=effects.retired,
         )
+        remember(self._states(), effects)
         for item, state in effects.retired.items():
             name = item.removeprefix(SERVICE_PREFIX)
             log.info("item.retired", item=name, alerted=state.alerted, cycle_id=cursor)

@@ -42,3 +42,10 @@ def test_retiring_an_alerted_service_sends_nothing() -> None:
     assert effects.alerts == []
     assert effects.retired == {"service:api": ALERTED}
     assert [u.item for u in effects.updates] == ["service:web"]
+
+
+def test_a_steady_item_produces_no_update() -> None:
+    steady = ItemState("healthy", "healthy", 0, 1, None)  # streak capped at the threshold
+    effects = cycle_effects({"service:api": steady}, cycle("api"), Policy(), CONTEXT)
+    assert effects.updates == []
+    assert effects.alerts == []

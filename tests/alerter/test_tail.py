@@ -254,3 +254,21 @@ def test_lag_is_zero_after_catching_up(make_parts: Callable[..., Parts]) -> None
         insert_cycle(parts.writer, {"api": "healthy"})
     parts.tailer.step()
     assert parts.stats.snapshot().lag_cycles == 0
+
+
+def test_steady_items_are_not_rewritten_and_their_streak_stops_at_the_threshold(
+    make_parts: Callable[..., Parts],
+) -> None:
+    parts = make_parts(down_threshold=2, recovery_threshold=2)
+    parts.tailer.step()
+    for _ in range(3):
+        insert_cycle(parts.writer, {"api": "healthy"})
+    parts.tailer.step()
+    query = "SELECT successes, updated_at FROM alert_items WHERE item = 'service:api'"
+    successes, written_at = parts.db.execute_sql(query).fetchone()
+    assert successes == 2
+    for _ in range(3):
+        insert_cycle(parts.writer, {"api": "healthy"})
+    parts.tailer.step()
+    assert parts.db.execute_sql(query).fetchone() == (2, written_at)
+    assert cursor(parts) == 6
