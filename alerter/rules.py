@@ -58,14 +58,14 @@ def cycle_effects(
 ) -> Effects:
     """Advance every service of the cycle, retire absent ones, and recover a stalled exporter."""
     effects = Effects()
-    for check in cycle.checks:
-        key = service_key(check.name)
+    keys = [service_key(check.name) for check in cycle.checks]
+    for key, check in zip(keys, cycle.checks, strict=True):
         old = states.get(key)
         state, transition = advance(old or _NEW, observe(check.status), policy)
         effects.update(old, state, key, check.kind)
         if transition is not None:
             effects.add_alert(_service_facts(check, transition, cycle), context)
-    effects.retired.update(absent_services(states, cycle))
+    effects.retired.update(_absent(states, set(keys)))
     _recover_exporter(effects, states.get(EXPORTER, ItemState()), cycle, context)
     return effects
 
@@ -76,11 +76,14 @@ def absent_services(states: Mapping[str, ItemState], cycle: Cycle) -> dict[str, 
     Each cycle checks every configured service, so one absence is enough. Retiring the state
     (alerted or not) sends nothing, and a service added again later starts from scratch.
     """
-    present = {service_key(check.name) for check in cycle.checks}
+    return _absent(states, {service_key(check.name) for check in cycle.checks})
+
+
+def _absent(states: Mapping[str, ItemState], present: set[str]) -> dict[str, ItemState]:
     return {
         key: state
         for key, state in states.items()
-        if key.startswith(SERVICE_PREFIX) and key not in present
+        if key not in present and key.startswith(SERVICE_PREFIX)
     }
 
 

@@ -101,7 +101,7 @@ class Tailer:
         self._detect_reset()
         while self._process_batch():
             pass
-        self._newest = cycles.newest_cycle(self.db)
+        self._newest = cycles.newest_cycle(self.db, with_checks=False)
         self._warn_interval_mismatch(self._newest)
         self._lag = cycles.count_cycles_after(self.db, self.cursor)
 
@@ -128,7 +128,7 @@ class Tailer:
         recreated: dropped and migrated again, or the file replaced by one whose alerter cursor
         is ahead of its cycles.
         """
-        newest = cycles.newest_cycle(self.db)
+        newest = cycles.newest_cycle(self.db, with_checks=False)
         if newest is not None and self.cursor is not None and newest.id < self.cursor:
             log.warning("tail.cursor_reset", cursor=self.cursor, newest_cycle=newest.id)
             self.cursor = 0

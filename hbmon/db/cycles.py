@@ -200,15 +200,23 @@ def cycles_after(db: peewee.SqliteDatabase, cursor: int, limit: int = 50) -> lis
             found = checks.get(c[0])
             if found is not None:
                 found.append(Check._make(c[1:]))
-    return [Cycle(r[0], r[1], r[2], r[3], tuple(checks[r[0]]), r[4]) for r in rows]
+    return [_cycle(r, tuple(checks[r[0]])) for r in rows]
 
 
-def newest_cycle(db: peewee.SqliteDatabase) -> Cycle | None:
+def _cycle(row: tuple[Any, ...], checks: tuple[Check, ...]) -> Cycle:
+    return Cycle(row[0], row[1], row[2], row[3], checks, row[4])
+
+
+def newest_cycle(db: peewee.SqliteDatabase, *, with_checks: bool = True) -> Cycle | None:
+    """The newest cycle; without its checks (an empty tuple) when only its row is needed."""
     row = sql(db, f"SELECT max({_ID}) FROM {_CYCLES}").fetchone()  # noqa: S608
     if not row or row[0] is None:
         return None
-    found = cycles_after(db, int(row[0]) - 1, limit=1)
-    return found[0] if found else None
+    if not with_checks:
+        found = sql(db, _SELECT_CYCLES, (row[0] - 1, 1)).fetchone()
+        return None if found is None else _cycle(found, ())
+    cycles = cycles_after(db, int(row[0]) - 1, limit=1)
+    return cycles[0] if cycles else None
 
 
 def count_cycles_after(db: peewee.SqliteDatabase, cursor: int) -> int:
