@@ -1,0 +1,256 @@
+"""Alerter at scale: the real exporter and alerter on N local nginx services; prints a table.
+
+For each N: each process's CPU time per cycle and per check in cycles where nothing changes
+and in a cycle where 10 % of the services fail (and one where they recover: the alerter's
+window ends once it has delivered every alert of that cycle), both peak RSS (VmHWM), and the
+alert latency: the time from the end of the exporter's cycle that first saw a service failing
+(`completed_at`, stamped before its write) to the webhook receiver on loopback having read the
+alert (STATUS_CHANGE_THRESHOLD=1, 10 services switched per cycle, `service_down` alerts only).
+A service fails when its file under nginx's root is deleted (503), and recovers when restored.
+Targets (issue 14, 2-core machine): alerter <= 0.03 ms CPU per check without changes,
+<= 0.1 ms with 10 % changing; alert latency p95 <= 0.5 s and alerter RSS <= 80 MB at N = 10,000.
+CPU is process CPU time (utime + stime), not wall time: the machine may be shared.
+
+Usage: python bench/alerter_scale.py [--sizes 1000,10000] [--intervals 3,20] [--steady 4]
+Traffic stays on 127.0.0.1. Needs nginx (Debian nginx-light) on PATH or in /usr/sbin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.alerter.proc import EXPORTER, Process, alerter_env, start  # noqa: E402
+from tests.alerter.receiver import Receiver, receiving  # noqa: E402
+from tests.support import free_port, wait_for  # noqa: E402
+
+NGINX_CONF = """
+daemon off;
+master_process off;
+worker_rlimit_nofile 16384;
+error_log {dir}/nginx-error.log error;
+pid {dir}/nginx.pid;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    keepalive_timeout 120s;
+    keepalive_requests 1000000;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {dir}/www;
+        location / {{ try_files $uri =503; }}
+    }}
+}}
+"""
+LATENCY_SWITCHES = 10  # services switched to failing per latency round
+
+
+@contextmanager
+def nginx(workdir: Path, n: int) -> Iterator[int]:
+    """nginx serving one file per service; the port it listens on."""
+    (workdir / "www" / "svc").mkdir(parents=True)
+    (workdir / "www" / "ping").write_text("ok\n")
+    for i in range(n):
+        (workdir / "www" / "svc" / str(i)).write_text("ok\n")
+    port = free_port()
+    conf = workdir / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=workdir, port=port))
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    process = subprocess.Popen([binary, "-c", str(conf), "-p", str(workdir)])
+    try:
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@dataclass
+class Run:
+    """One exporter + alerter pair on one database, observed from outside."""
+
+    db: Path
+    exporter: Process
+    alerter: Process
+    hook: Receiver
+    www: Path
+    timeout: float
+    rows: list[tuple[str, float, float]] = field(default_factory=list)  # phase, cpu/cycle x2
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with sqlite3.connect(self.db, timeout=10) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def processed(self) -> int:
+        try:
+            rows = self.query("SELECT last_cycle_id FROM alerter_cursor")
+        except sqlite3.Error:
+            return 0
+        return int(str(rows[0][0])) if rows else 0
+
+    def wait_processed(self, cycle_id: int) -> int:
+        wait_for(lambda: self.processed() >= cycle_id, timeout=self.timeout, interval=0.01)
+        return self.processed()
+
+    def cpus(self) -> tuple[float, float]:
+        return cpu(self.exporter.popen.pid), cpu(self.alerter.popen.pid)
+
+    def measure(self, phase: str, cycles: int, act: Callable[[], int] = lambda: 0) -> None:
+        """CPU over `cycles` processed cycles; `act` runs first and returns alerts to await."""
+        start_id = self.wait_processed(self.processed() + 1)
+        before, delivered = self.cpus(), len(self.hook.accepted)
+        expected = act()
+        self.wait_processed(start_id + cycles)
+        wait_for(lambda: len(self.hook.accepted) >= delivered + expected, timeout=self.timeout)
+        after = self.cpus()
+        self.rows.append((phase, (after[0] - before[0]) / cycles, (after[1] - before[1]) / cycles))
+
+    def switch(self, services: range, *, failing: bool) -> int:
+        for i in services:
+            path = self.www / "svc" / str(i)
+            if failing:
+                path.unlink()
+            else:
+                path.write_text("ok\n")
+        return len(services)
+
+
+def latencies(run: Run, rounds: int) -> list[float]:
+    """Seconds from a failing cycle's end to the webhook having its `service_down` alert."""
+    first = len(run.hook.accepted)
+    for r in range(rounds):
+        run.wait_processed(run.processed() + 1)
+        run.switch(range(r * LATENCY_SWITCHES, (r + 1) * LATENCY_SWITCHES), failing=True)
+    run.wait_processed(run.processed() + 2)
+    wait_for(lambda: len(run.hook.accepted) >= first + rounds * LATENCY_SWITCHES, timeout=60)
+    downs = [r for r in run.hook.accepted[first:] if r.json()["event"] == "service_down"]
+    rows = run.query("SELECT id, completed_at FROM monitoring_cycles")
+    ended = {int(str(cycle_id)): float(str(at)) for cycle_id, at in rows}
+    return [r.at - ended[r.json()["cycle_id"]] for r in downs]
+
+
+def exporter_env(db: Path, port: int, n: int, interval: float, home: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "LOOP_INTERVAL_SECONDS": str(interval),
+        "SERVICE_TIMEOUT_SECONDS": str(min(2.0, interval / 2)),
+        "SQLITE_DB_PATH": str(db),
+        "PING_URL": f"http://127.0.0.1:{port}/ping",
+        "EXPORTER_LISTEN": f"127.0.0.1:{free_port()}",
+        "DOCKER_HOST": "unix:///nonexistent/docker.sock",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "warning",
+        **{f"SERVICE_URL_svc{i:05d}": f"http://127.0.0.1:{port}/svc/{i}" for i in range(n)},
+    }
+
+
+@dataclass(frozen=True)
+class Result:
+    n: int
+    rows: list[tuple[str, float, float]]  # phase, exporter and alerter CPU seconds per cycle
+    rss_mb: tuple[float, float]  # exporter, alerter
+    latency: list[float]  # seconds
+
+
+def run_size(n: int, interval: float, steady: int, rounds: int) -> Result:
+    with tempfile.TemporaryDirectory(prefix="hbmon-scale-") as tmp, receiving() as hook:
+        work = Path(tmp)
+        with nginx(work, n) as port:
+            db = work / "metrics.db"
+            exporter = start(work, exporter_env(db, port, n, interval, work), program=EXPORTER)
+            env = alerter_env(work, N8N_WEBHOOK_URL=hook.url, STATUS_CHANGE_THRESHOLD="1")
+            env.update(LOOP_INTERVAL_SECONDS=str(interval), LOG_LEVEL="warning")
+            alerter = start(work, env)
+            run = Run(db, exporter, alerter, hook, work / "www", interval * 4 + 60)
+            try:
+                return measure_all(run, n, steady, rounds)
+            finally:
+                alerter.terminate()
+                exporter.terminate(30)
+
+
+def measure_all(run: Run, n: int, steady: int, rounds: int) -> Result:
+    run.wait_processed(2)  # warm-up: every item row written once, connections open
+    run.measure("no change", steady)
+    tenth = range(rounds * LATENCY_SWITCHES, rounds * LATENCY_SWITCHES + n // 10)
+    run.measure("10 % fail", 1, lambda: run.switch(tenth, failing=True))
+    run.measure("10 % recover", 1, lambda: run.switch(tenth, failing=False))
+    samples = latencies(run, rounds)
+    rss = (peak_rss_mb(run.exporter.popen.pid), peak_rss_mb(run.alerter.popen.pid))
+    return Result(n, run.rows, rss, samples)
+
+
+def report(results: list[Result]) -> None:
+    print(
+        "N | phase | exporter CPU ms/cycle | exporter ms/check | "
+        "alerter CPU ms/cycle | alerter ms/check"
+    )
+    print("--- | --- | --- | --- | --- | ---")
+    for result in results:
+        for phase, exporter, alerter in result.rows:
+            print(
+                f"{result.n} | {phase} | {exporter * 1000:.0f} | {exporter * 1000 / result.n:.4f}"
+                f" | {alerter * 1000:.0f} | {alerter * 1000 / result.n:.4f}"
+            )
+    print()
+    print("N | exporter peak RSS MB | alerter peak RSS MB | alerts | latency p50 / p95 / max ms")
+    print("--- | --- | --- | --- | ---")
+    for result in results:
+        samples = sorted(result.latency)
+        p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+        print(
+            f"{result.n} | {result.rss_mb[0]:.1f} | {result.rss_mb[1]:.1f} | {len(samples)} | "
+            f"{statistics.median(samples) * 1000:.0f} / {p95 * 1000:.0f} / "
+            f"{samples[-1] * 1000:.0f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--intervals", default="3,20", help="LOOP_INTERVAL_SECONDS per size")
+    parser.add_argument("--steady", type=int, default=4, help="no-change cycles measured")
+    parser.add_argument("--rounds", type=int, default=3, help="latency rounds (10 alerts each)")
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
+    intervals = [float(i) for i in args.intervals.split(",")]
+    report(
+        [
+            run_size(n, interval, args.steady, args.rounds)
+            for n, interval in zip(sizes, intervals, strict=True)
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
