@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from hbmon.db.alerts import AlertOutbox, HeartbeatReply, OutboxState
+from hbmon.db.alerts import HeartbeatReply, OutboxState
 from hbmon.db.connection import sql
 
 PRUNE_BATCH = 500
@@ -21,6 +21,16 @@ _HEADS = (
     "WHERE o.state = ?1 AND o.seq = "
     "(SELECT min(p.seq) FROM alert_outbox p WHERE p.state = ?1 AND p.item = o.item) "
     "ORDER BY o.seq"
+)
+
+# Plain statements: peewee's query building cost ~0.7 ms of CPU per delivered alert.
+_FINISH = (
+    "UPDATE alert_outbox SET state = ?, attempts = attempts + ?, finished_at = ?, "
+    "last_status_code = ?, last_error = ? WHERE seq = ? AND state = ?"
+)
+_RESCHEDULE = (
+    "UPDATE alert_outbox SET attempts = attempts + 1, next_attempt_at = ?, "
+    "last_status_code = ?, last_error = ? WHERE seq = ?"
 )
 
 
@@ -64,14 +74,9 @@ def finish(
     error: str | None = None,
 ) -> None:
     """Move a pending row to a final state (delivered, failed, expired)."""
+    params = (str(state), int(attempted), now, status_code, error, seq, OutboxState.PENDING.value)
     with db.atomic("IMMEDIATE"):
-        AlertOutbox.update(
-            state=state,
-            attempts=AlertOutbox.attempts + int(attempted),
-            finished_at=now,
-            last_status_code=status_code,
-            last_error=error,
-        ).where((AlertOutbox.seq == seq) & (AlertOutbox.state == OutboxState.PENDING)).execute()
+        sql(db, _FINISH, params)
 
 
 def reschedule(
@@ -83,12 +88,7 @@ def reschedule(
     error: str,
 ) -> None:
     with db.atomic("IMMEDIATE"):
-        AlertOutbox.update(
-            attempts=AlertOutbox.attempts + 1,
-            next_attempt_at=next_attempt_at,
-            last_status_code=status_code,
-            last_error=error,
-        ).where(AlertOutbox.seq == seq).execute()
+        sql(db, _RESCHEDULE, (next_attempt_at, status_code, error, seq))
 
 
 def pending_summary(db: peewee.SqliteDatabase) -> tuple[int, float | None]:

@@ -187,7 +187,8 @@ def run_size(n: int, interval: float, steady: int, rounds: int) -> Result:
         work = Path(tmp)
         with nginx(work, n) as port:
             db = work / "metrics.db"
-            exporter = start(work, exporter_env(db, port, n, interval, work), program=EXPORTER)
+            exporter_vars = exporter_env(db, port, n, interval, work)
+            exporter = start(work, exporter_vars, program=EXPORTER, name="exporter")
             env = alerter_env(work, N8N_WEBHOOK_URL=hook.url, STATUS_CHANGE_THRESHOLD="1")
             env.update(LOOP_INTERVAL_SECONDS=str(interval), LOG_LEVEL="warning")
             alerter = start(work, env)
