@@ -119,10 +119,9 @@ def insert_cycle(values: Mapping[peewee.Field, object]) -> int:
     return int(MonitoringCycle.insert(dict(values)).execute())
 
 
-def insert_checks(db: peewee.SqliteDatabase, rows: Sequence[Mapping[peewee.Field, object]]) -> None:
-    """Insert check rows keyed by field; executemany on plain tuples (insert_many: ~0.2 ms/row)."""
-    values = [tuple(row.get(f) for f in CHECK_FIELDS) for row in rows]
-    db.cursor().executemany(_INSERT_CHECK, values)
+def insert_checks(db: peewee.SqliteDatabase, rows: Iterable[Sequence[object]]) -> None:
+    """Insert check rows, each in CHECK_FIELDS order (executemany; insert_many: ~0.2 ms/row)."""
+    db.cursor().executemany(_INSERT_CHECK, rows)
 
 
 def delete_cycles_before(cutoff: float, limit: int) -> int:
