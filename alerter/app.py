@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import peewee
 from prometheus_client import generate_latest
@@ -31,6 +32,40 @@ def context_of(config: AlerterConfig) -> Context:
     return Context(config.language, config.tz, config.host_label, __version__)
 
 
+@dataclass(frozen=True)
+class Parts:
+    """The alerter's working parts over one database, wired to wake each other."""
+
+    stats: Stats
+    deliverer: Deliverer
+    heartbeater: Heartbeater
+    tailer: Tailer
+
+
+def build_parts(config: AlerterConfig, db: peewee.SqliteDatabase, transport: Transport) -> Parts:
+    """Wire delivery, heartbeat and tail loop: what the process runs and what tests drive."""
+    stats = Stats()
+    context = context_of(config)
+    deliverer = Deliverer(db, config, transport, stats)
+    heartbeater = Heartbeater(
+        db,
+        config=config,
+        context=context,
+        transport=transport,
+        stats=stats,
+        on_alerts=deliverer.wake,
+    )
+    tailer = Tailer(
+        db,
+        config=config,
+        context=context,
+        stats=stats,
+        on_alerts=deliverer.wake.set,
+        on_cycle=heartbeater.trigger.set,
+    )
+    return Parts(stats, deliverer, heartbeater, tailer)
+
+
 class Alerter:
     """Start with `run(stop)`; setting `stop` ends it after the delivery in flight."""
 
@@ -40,26 +75,10 @@ class Alerter:
         self.db: peewee.SqliteDatabase = open_database(config.db_path)
         alerts.migrate(self.db)
         self.transport = transport or HttpClientTransport(config.net)
-        self.stats = Stats()
         self.crashed = False
-        context = context_of(config)
-        self.deliverer = Deliverer(self.db, config, self.transport, self.stats)
-        self.heartbeater = Heartbeater(
-            self.db,
-            config=config,
-            context=context,
-            transport=self.transport,
-            stats=self.stats,
-            on_alerts=self.deliverer.wake,
-        )
-        self.tailer = Tailer(
-            self.db,
-            config=config,
-            context=context,
-            stats=self.stats,
-            on_alerts=self.deliverer.wake.set,
-            on_cycle=self.heartbeater.trigger.set,
-        )
+        parts = build_parts(config, self.db, self.transport)
+        self.stats, self.deliverer = parts.stats, parts.deliverer
+        self.heartbeater, self.tailer = parts.heartbeater, parts.tailer
         registry = build_registry(self.stats, self.db)
         self.server = serve(
             config.listen, lambda: generate_latest(registry), lambda: health(self.stats)

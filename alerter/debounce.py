@@ -23,7 +23,7 @@ class ItemState:
     status: str | None = None  # last observed status
     baseline: str | None = None  # last non-failing status; None if the item never was healthy
     failures: int = 0  # consecutive failing observations
-    successes: int = 0  # consecutive healthy observations
+    successes: int = 0  # consecutive healthy observations, counted up to the recovery threshold
     alerted: str | None = None  # failure status the last alert announced; None = not alerted
 
 
@@ -49,7 +49,8 @@ class Transition:
 
 def observe(status: str) -> Observation:
     """An observation of a probe status from `service_checks.status`."""
-    return Observation(status=status, failing=status in FAILURE_STATUSES)
+    known = _OBSERVATIONS.get(status)
+    return known if known is not None else Observation(status, status in FAILURE_STATUSES)
 
 
 def advance(
@@ -75,9 +76,26 @@ def _fail(state: ItemState, status: str, policy: Policy) -> tuple[ItemState, Tra
 
 
 def _succeed(state: ItemState, status: str, policy: Policy) -> tuple[ItemState, Transition | None]:
-    healthy = replace(
-        state, status=status, baseline=status, failures=0, successes=state.successes + 1
-    )
+    # The streak only matters up to the threshold: capped, a steady item's state stops changing.
+    successes = min(state.successes + 1, policy.recovery_threshold)
+    if _steady(state, status, successes):
+        return state, None  # the common case, built without a new object
+    healthy = replace(state, status=status, baseline=status, failures=0, successes=successes)
     if state.alerted is None or healthy.successes < policy.recovery_threshold:
         return healthy, None
     return replace(healthy, alerted=None), Transition(Change.RECOVERED, status, state.alerted)
+
+
+def _steady(state: ItemState, status: str, successes: int) -> bool:
+    """A healthy observation that would leave the state exactly as it is."""
+    return (
+        state.alerted is None
+        and state.failures == 0
+        and state.successes == successes
+        and state.status == status
+        and state.baseline == status
+    )
+
+
+# One shared (frozen) observation per known status: a cycle of 10,000 checks builds none.
+_OBSERVATIONS = {s.value: Observation(s.value, s in FAILURE_STATUSES) for s in Status}

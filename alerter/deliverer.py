@@ -11,10 +11,11 @@ import peewee
 from alerter import outbox
 from alerter.config import AlerterConfig
 from alerter.delivery import DeliveryError, backoff_delay, send_alert
+from alerter.model import AlertResult
 from alerter.outbox import PendingAlert
 from alerter.stats import Stats
 from alerter.transport import Reply, Transport
-from hbmon.db.alerts import DELIVERED, EXPIRED, FAILED
+from hbmon.db.alerts import OutboxState
 from hbmon.logs import get_logger, redact_text
 
 log = get_logger("alerter.delivery")
@@ -89,15 +90,20 @@ class Deliverer:
         self._delivered(alert, reply)
 
     def _expire(self, alert: PendingAlert) -> None:
-        outbox.finish(self.db, alert.seq, EXPIRED, now=time.time(), attempted=False)
-        self.stats.alert(alert.event, "expired")
+        outbox.finish(self.db, alert.seq, OutboxState.EXPIRED, now=time.time(), attempted=False)
+        self.stats.alert(alert.event, AlertResult.EXPIRED)
         log.error("alert.expired", **_fields(alert), attempts=alert.attempts)
 
     def _delivered(self, alert: PendingAlert, reply: Reply) -> None:
         outbox.finish(
-            self.db, alert.seq, DELIVERED, now=time.time(), attempted=True, status_code=reply.status
+            self.db,
+            alert.seq,
+            OutboxState.DELIVERED,
+            now=time.time(),
+            attempted=True,
+            status_code=reply.status,
         )
-        self.stats.alert(alert.event, "delivered")
+        self.stats.alert(alert.event, AlertResult.DELIVERED)
         log.info(
             "alert.delivered",
             **_fields(alert),
@@ -117,13 +123,13 @@ class Deliverer:
         outbox.finish(
             self.db,
             alert.seq,
-            FAILED,
+            OutboxState.FAILED,
             now=time.time(),
             attempted=True,
             status_code=exc.status_code,
             error=error,
         )
-        self.stats.alert(alert.event, "failed")
+        self.stats.alert(alert.event, AlertResult.FAILED)
         log.error("alert.failed", **_fields(alert), status_code=exc.status_code, reply=error)
 
     def _reschedule(self, alert: PendingAlert, exc: DeliveryError, error: str) -> None:
@@ -141,7 +147,7 @@ class Deliverer:
             status_code=exc.status_code,
             error=error,
         )
-        self.stats.alert(alert.event, "retry")
+        self.stats.alert(alert.event, AlertResult.RETRY)
         _log_retry(alert, exc, error, delay)
 
     def _prune(self) -> None:

@@ -10,15 +10,19 @@ import time
 import peewee
 
 from alerter import store
+from alerter.announce import announce
 from alerter.config import AlerterConfig
-from alerter.debounce import Policy
+from alerter.debounce import ItemState, Policy
+from alerter.model import HeartbeatRecord, HeartbeatResult, NewAlert
 from alerter.payload import Context, ServiceStatus, build_heartbeat, encode
-from alerter.rules import worker_effects
+from alerter.rules import remember, worker_effects
 from alerter.stats import Stats
-from alerter.tail import announce
 from alerter.transport import Reply, Transport
+from hbmon.db import cycles
 from hbmon.db.alerts import HeartbeatReply
+from hbmon.db.records import Cycle, interval_of
 from hbmon.logs import get_logger, redact_text
+from hbmon.status import Status
 
 log = get_logger("alerter.heartbeat")
 FRESH_INTERVALS = 2
@@ -30,12 +34,12 @@ def sign(secret_key: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
-def gate(cycle: store.Cycle, *, now: float, interval: float) -> str | None:
+def gate(cycle: Cycle, *, now: float, interval: float) -> HeartbeatResult | None:
     """Why no heartbeat may go out for this cycle, or None when it may."""
     if now - cycle.started_at > FRESH_INTERVALS * interval:
-        return "skipped_stale"
-    if cycle.internet_status != "healthy":
-        return "skipped_internet_down"
+        return HeartbeatResult.SKIPPED_STALE
+    if cycle.internet_status != Status.HEALTHY:
+        return HeartbeatResult.SKIPPED_INTERNET_DOWN
     return None
 
 
@@ -63,6 +67,7 @@ class Heartbeater:
         self.last_cycle = -1
         self.last_sent = 0.0
         self._last_gate: tuple[int, str] | None = None
+        self._items: dict[str, ItemState] | None = None  # only `worker` is ours
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -88,24 +93,24 @@ class Heartbeater:
 
     def step(self) -> None:
         """Send one heartbeat if one is due for the newest cycle."""
-        if not store.exporter_tables_exist(self.db):
+        if not cycles.tables_exist(self.db):
             return
-        cycle = store.newest_cycle(self.db)
+        cycle = cycles.newest_cycle(self.db)
         now = time.time()
         if cycle is None or not self._due(cycle, now):
             return
-        blocked = gate(cycle, now=now, interval=store.interval_of(cycle, self.config.interval))
+        blocked = gate(cycle, now=now, interval=interval_of(cycle, self.config.interval))
         if blocked is not None:
             self._gated(cycle, blocked)
             return
         self.send(cycle)
 
-    def _due(self, cycle: store.Cycle, now: float) -> bool:
+    def _due(self, cycle: Cycle, now: float) -> bool:
         if self.config.heartbeat_interval > 0:
             return now - self.last_sent >= self.config.heartbeat_interval
         return cycle.id > self.last_cycle
 
-    def _gated(self, cycle: store.Cycle, reason: str) -> None:
+    def _gated(self, cycle: Cycle, reason: HeartbeatResult) -> None:
         if self._last_gate == (cycle.id, reason):
             return
         self._last_gate = (cycle.id, reason)
@@ -117,7 +122,7 @@ class Heartbeater:
             internet_status=cycle.internet_status,
         )
 
-    def send(self, cycle: store.Cycle) -> Reply:
+    def send(self, cycle: Cycle) -> Reply:
         assert self.config.heartbeat_url is not None and self.config.secret_key is not None
         statuses = (ServiceStatus(c.name, c.kind, c.status) for c in cycle.checks)
         body = encode(
@@ -125,7 +130,7 @@ class Heartbeater:
                 statuses, cycle_id=cycle.id, started_at=cycle.started_at, context=self.context
             )
         )
-        timeout = min(self.config.heartbeat_timeout, store.interval_of(cycle, self.config.interval))
+        timeout = min(self.config.heartbeat_timeout, interval_of(cycle, self.config.interval))
         reply = self.transport.post(self.config.heartbeat_url, body, self._headers(body), timeout)
         self.last_cycle, self.last_sent = cycle.id, time.time()
         self._record(cycle, reply)
@@ -144,20 +149,22 @@ class Heartbeater:
             headers["X-Heartbeat-Signature"] = sign(self.config.secret_key, timestamp, body)
         return headers
 
-    def _record(self, cycle: store.Cycle, reply: Reply) -> None:
+    def _record(self, cycle: Cycle, reply: Reply) -> None:
         """Store the reply with its `worker` effects in one transaction, then count and log."""
         error = None if reply.error is None else redact_text(reply.error)[:300]
         latency = round(reply.elapsed * 1000, 1)
-        record = store.HeartbeatRecord(cycle.id, self.last_sent, reply.status, error, latency)
+        record = HeartbeatRecord(cycle.id, self.last_sent, reply.status, error, latency)
         alerts = self._save(cycle, record)
         self._report(record)
         announce(alerts, deliver=self.config.webhook_url is not None, stats=self.stats)
         if alerts:
             self.on_alerts.set()
 
-    def _save(self, cycle: store.Cycle, record: store.HeartbeatRecord) -> list[store.NewAlert]:
+    def _save(self, cycle: Cycle, record: HeartbeatRecord) -> list[NewAlert]:
+        if self._items is None:
+            self._items = store.load_items(self.db)
         effects = worker_effects(
-            store.load_items(self.db),
+            self._items,
             status_code=record.status_code,
             error=record.error,
             latency_ms=record.latency_ms,
@@ -174,14 +181,21 @@ class Heartbeater:
             deliver=self.config.webhook_url is not None,
             reply=record,
         )
+        remember(self._items, effects)
         return effects.alerts
 
-    def _report(self, record: store.HeartbeatRecord) -> None:
+    def _report(self, record: HeartbeatRecord) -> None:
         code = record.status_code
-        result = "unreachable" if code is None else ("success" if code == 200 else "rejected")
+        result = _result(code)
         self.stats.heartbeat(result, code)
         fields = {"cycle_id": record.cycle_id, "status_code": code, "latency_ms": record.latency_ms}
-        if result == "success":
+        if result is HeartbeatResult.SUCCESS:
             log.debug("heartbeat.sent", **fields)
         else:
             log.warning("heartbeat.failed", error=record.error, **fields)
+
+
+def _result(status_code: int | None) -> HeartbeatResult:
+    if status_code is None:
+        return HeartbeatResult.UNREACHABLE
+    return HeartbeatResult.SUCCESS if status_code == 200 else HeartbeatResult.REJECTED

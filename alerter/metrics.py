@@ -12,11 +12,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from alerter import outbox
-from alerter.payload import EVENTS
+from alerter.model import AlertResult, Event, HeartbeatResult
 from alerter.stats import Snapshot, Stats
 
-ALERT_RESULTS = ("delivered", "retry", "failed", "expired", "logged")
-HEARTBEAT_RESULTS = ("success", "rejected", "unreachable", "skipped_stale", "skipped_internet_down")
 HEALTHY_LOOP_AGE = 5.0
 
 
@@ -64,15 +62,15 @@ def _alert_family(snap: Snapshot) -> CounterMetricFamily:
     alerts = CounterMetricFamily(
         "heartbeat_alerts", "Alert delivery outcomes by event.", labels=["event", "result"]
     )
-    for event in EVENTS:
-        for result in ALERT_RESULTS:
+    for event in Event:
+        for result in AlertResult:
             alerts.add_metric([event, result], snap.alerts.get((event, result), 0))
     return alerts
 
 
 def _heartbeat_family(snap: Snapshot) -> CounterMetricFamily:
     beats = CounterMetricFamily("heartbeat_heartbeats", "Heartbeats by result.", labels=["result"])
-    for result in HEARTBEAT_RESULTS:
+    for result in HeartbeatResult:
         beats.add_metric([result], snap.heartbeats.get(result, 0))
     return beats
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import peewee
 
-from alerter.store import sql
-from hbmon.db.alerts import PENDING, AlertOutbox, HeartbeatReply
+from hbmon.db.alerts import HeartbeatReply, OutboxState
+from hbmon.db.connection import sql
 
 PRUNE_BATCH = 500
 # 40 x 500 rows of each table per call, every PRUNE_EVERY (10 min): far beyond the ~600
@@ -18,9 +18,19 @@ PRUNE_MAX_BATCHES = 40
 _HEADS = (
     "SELECT o.seq, o.alert_id, o.item, o.event, o.payload, o.attempts, o.created_at, "
     "o.next_attempt_at FROM alert_outbox o "
-    "WHERE o.state = 'pending' AND o.seq = "
-    "(SELECT min(p.seq) FROM alert_outbox p WHERE p.state = 'pending' AND p.item = o.item) "
+    "WHERE o.state = ?1 AND o.seq = "
+    "(SELECT min(p.seq) FROM alert_outbox p WHERE p.state = ?1 AND p.item = o.item) "
     "ORDER BY o.seq"
+)
+
+# Plain statements: peewee's query building cost ~0.7 ms of CPU per delivered alert.
+_FINISH = (
+    "UPDATE alert_outbox SET state = ?, attempts = attempts + ?, finished_at = ?, "
+    "last_status_code = ?, last_error = ? WHERE seq = ? AND state = ?"
+)
+_RESCHEDULE = (
+    "UPDATE alert_outbox SET attempts = attempts + 1, next_attempt_at = ?, "
+    "last_status_code = ?, last_error = ? WHERE seq = ?"
 )
 
 
@@ -49,14 +59,14 @@ def heads(db: peewee.SqliteDatabase) -> list[PendingAlert]:
             float(r[6]),
             float(r[7]),
         )
-        for r in sql(db, _HEADS).fetchall()
+        for r in sql(db, _HEADS, (OutboxState.PENDING.value,)).fetchall()
     ]
 
 
 def finish(
     db: peewee.SqliteDatabase,
     seq: int,
-    state: str,
+    state: OutboxState,
     *,
     now: float,
     attempted: bool,
@@ -64,14 +74,9 @@ def finish(
     error: str | None = None,
 ) -> None:
     """Move a pending row to a final state (delivered, failed, expired)."""
+    params = (str(state), int(attempted), now, status_code, error, seq, OutboxState.PENDING.value)
     with db.atomic("IMMEDIATE"):
-        AlertOutbox.update(
-            state=state,
-            attempts=AlertOutbox.attempts + int(attempted),
-            finished_at=now,
-            last_status_code=status_code,
-            last_error=error,
-        ).where((AlertOutbox.seq == seq) & (AlertOutbox.state == PENDING)).execute()
+        sql(db, _FINISH, params)
 
 
 def reschedule(
@@ -83,18 +88,15 @@ def reschedule(
     error: str,
 ) -> None:
     with db.atomic("IMMEDIATE"):
-        AlertOutbox.update(
-            attempts=AlertOutbox.attempts + 1,
-            next_attempt_at=next_attempt_at,
-            last_status_code=status_code,
-            last_error=error,
-        ).where(AlertOutbox.seq == seq).execute()
+        sql(db, _RESCHEDULE, (next_attempt_at, status_code, error, seq))
 
 
 def pending_summary(db: peewee.SqliteDatabase) -> tuple[int, float | None]:
     """Number of pending alerts and the creation time of the oldest."""
     row = sql(
-        db, "SELECT count(*), min(created_at) FROM alert_outbox WHERE state = 'pending'"
+        db,
+        "SELECT count(*), min(created_at) FROM alert_outbox WHERE state = ?",
+        (OutboxState.PENDING.value,),
     ).fetchone()
     return int(row[0]), (None if row[1] is None else float(row[1]))
 
@@ -125,8 +127,8 @@ def _prune_batch(db: peewee.SqliteDatabase, before: float, batch: int) -> tuple[
         alerts = sql(
             db,
             "DELETE FROM alert_outbox WHERE seq IN (SELECT seq FROM alert_outbox "
-            "WHERE state != 'pending' AND finished_at < ? LIMIT ?)",
-            (before, batch),
+            "WHERE state != ? AND finished_at < ? LIMIT ?)",
+            (OutboxState.PENDING.value, before, batch),
         ).rowcount
         replies = (
             HeartbeatReply.delete()

@@ -10,18 +10,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-SERVICE_DOWN = "service_down"
-SERVICE_RECOVERED = "service_recovered"
-WORKER_STATUS_CHANGED = "worker_status_changed"
-EXPORTER_STALLED = "exporter_stalled"
-EXPORTER_RECOVERED = "exporter_recovered"
-EVENTS = (
-    SERVICE_DOWN,
-    SERVICE_RECOVERED,
-    WORKER_STATUS_CHANGED,
-    EXPORTER_STALLED,
-    EXPORTER_RECOVERED,
-)
+from alerter.model import Event
+
 _ID_NAMESPACE = uuid.UUID("6f1d4c1e-7c1b-4f55-9d0a-6b8e1f0a2c33")
 
 
@@ -29,7 +19,7 @@ _ID_NAMESPACE = uuid.UUID("6f1d4c1e-7c1b-4f55-9d0a-6b8e1f0a2c33")
 class AlertFacts:
     """Everything an alert says, before rendering."""
 
-    event: str
+    event: Event
     item: str
     kind: str  # http | docker | worker | exporter
     status: str
@@ -65,22 +55,22 @@ _TITLES = {
         "timeout": "⏱️ Service Timeout: {item}",
         "error": "⚠️ Service Error: {item}",
         "unknown": "❓ Service Status Unknown: {item}",
-        SERVICE_RECOVERED: "✅ Service Recovered: {item}",
-        WORKER_STATUS_CHANGED: "🔥 Worker Error",
+        Event.SERVICE_RECOVERED: "✅ Service Recovered: {item}",
+        Event.WORKER_STATUS_CHANGED: "🔥 Worker Error",
         "worker_recovered": "✅ Worker Recovered",
-        EXPORTER_STALLED: "🛑 Exporter Stalled",
-        EXPORTER_RECOVERED: "✅ Exporter Recovered",
+        Event.EXPORTER_STALLED: "🛑 Exporter Stalled",
+        Event.EXPORTER_RECOVERED: "✅ Exporter Recovered",
     },
     "es": {
         "down": "🔴 Servicio Caído: {item}",
         "timeout": "⏱️ Timeout en Servicio: {item}",
         "error": "⚠️ Error en Servicio: {item}",
         "unknown": "❓ Estado Desconocido: {item}",
-        SERVICE_RECOVERED: "✅ Servicio Recuperado: {item}",
-        WORKER_STATUS_CHANGED: "🔥 Error de Worker",
+        Event.SERVICE_RECOVERED: "✅ Servicio Recuperado: {item}",
+        Event.WORKER_STATUS_CHANGED: "🔥 Error de Worker",
         "worker_recovered": "✅ Worker Recuperado",
-        EXPORTER_STALLED: "🛑 Exportador Detenido",
-        EXPORTER_RECOVERED: "✅ Exportador Recuperado",
+        Event.EXPORTER_STALLED: "🛑 Exportador Detenido",
+        Event.EXPORTER_RECOVERED: "✅ Exportador Recuperado",
     },
 }
 _LABELS = {
@@ -100,9 +90,9 @@ _LABELS = {
 
 def title(facts: AlertFacts, language: str) -> str:
     titles = _TITLES[language]
-    if facts.event == SERVICE_DOWN:
+    if facts.event == Event.SERVICE_DOWN:
         key = facts.status if facts.status in titles else "down"
-    elif facts.event == WORKER_STATUS_CHANGED and facts.status == "healthy":
+    elif facts.event == Event.WORKER_STATUS_CHANGED and facts.status == "healthy":
         key = "worker_recovered"
     else:
         key = facts.event

@@ -6,19 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from alerter.debounce import Change, ItemState, Observation, Policy, Transition, advance, observe
-from alerter.payload import (
-    EXPORTER_RECOVERED,
-    EXPORTER_STALLED,
-    SERVICE_DOWN,
-    SERVICE_RECOVERED,
-    WORKER_STATUS_CHANGED,
-    AlertFacts,
-    Context,
-    alert_id,
-    build_alert,
-)
-from alerter.store import Check, Cycle, ItemUpdate, NewAlert
+from alerter.model import Event, ItemUpdate, NewAlert
+from alerter.payload import AlertFacts, Context, alert_id, build_alert
 from alerter.worker import worker_observation, worker_reason
+from hbmon.db.records import Check, Cycle
 
 WORKER = "worker"
 EXPORTER = "exporter"
@@ -27,6 +18,7 @@ _STALL_POLICY = Policy(down_threshold=1, recovery_threshold=1)
 STALLED = "stalled"
 RUNNING = "running"
 SERVICE_PREFIX = "service:"
+_NEW = ItemState()
 
 
 def service_key(name: str) -> str:
@@ -35,15 +27,30 @@ def service_key(name: str) -> str:
 
 @dataclass
 class Effects:
-    """What one step produced: state rows to save or retire, and alerts to enqueue."""
+    """What one step produced: changed state rows to save or retire, and alerts to enqueue.
+
+    Only states that differ from the ones given are in `updates`: a steady item writes nothing.
+    """
 
     updates: list[ItemUpdate] = field(default_factory=list)
     alerts: list[NewAlert] = field(default_factory=list)
     retired: dict[str, ItemState] = field(default_factory=dict)  # key -> its last state
 
+    def update(self, old: ItemState | None, new: ItemState, item: str, kind: str) -> None:
+        if new != old:
+            self.updates.append(ItemUpdate(item, kind, new))
+
     def add_alert(self, facts: AlertFacts, context: Context) -> None:
         body = build_alert(facts, context)
         self.alerts.append(NewAlert(alert_id(facts), facts.item, facts.event, facts.cycle_id, body))
+
+
+def remember(states: dict[str, ItemState], effects: Effects) -> None:
+    """Apply committed effects to the in-memory states (only ever after the commit)."""
+    for update in effects.updates:
+        states[update.item] = update.state
+    for item in effects.retired:
+        states.pop(item, None)
 
 
 def cycle_effects(
@@ -51,13 +58,14 @@ def cycle_effects(
 ) -> Effects:
     """Advance every service of the cycle, retire absent ones, and recover a stalled exporter."""
     effects = Effects()
-    for check in cycle.checks:
-        key = service_key(check.name)
-        state, transition = advance(states.get(key, ItemState()), observe(check.status), policy)
-        effects.updates.append(ItemUpdate(key, check.kind, state))
+    keys = [service_key(check.name) for check in cycle.checks]
+    for key, check in zip(keys, cycle.checks, strict=True):
+        old = states.get(key)
+        state, transition = advance(old or _NEW, observe(check.status), policy)
+        effects.update(old, state, key, check.kind)
         if transition is not None:
             effects.add_alert(_service_facts(check, transition, cycle), context)
-    effects.retired.update(absent_services(states, cycle))
+    effects.retired.update(_absent(states, set(keys)))
     _recover_exporter(effects, states.get(EXPORTER, ItemState()), cycle, context)
     return effects
 
@@ -68,11 +76,14 @@ def absent_services(states: Mapping[str, ItemState], cycle: Cycle) -> dict[str, 
     Each cycle checks every configured service, so one absence is enough. Retiring the state
     (alerted or not) sends nothing, and a service added again later starts from scratch.
     """
-    present = {service_key(check.name) for check in cycle.checks}
+    return _absent(states, {service_key(check.name) for check in cycle.checks})
+
+
+def _absent(states: Mapping[str, ItemState], present: set[str]) -> dict[str, ItemState]:
     return {
         key: state
         for key, state in states.items()
-        if key.startswith(SERVICE_PREFIX) and key not in present
+        if key not in present and key.startswith(SERVICE_PREFIX)
     }
 
 
@@ -82,10 +93,15 @@ def _recover_exporter(
     if exporter.alerted is None:
         return
     state, transition = advance(exporter, Observation(RUNNING, False), _STALL_POLICY)
-    effects.updates.append(ItemUpdate(EXPORTER, EXPORTER, state))
+    effects.update(exporter, state, EXPORTER, EXPORTER)
     if transition is not None:
         facts = _exporter_facts(
-            EXPORTER_RECOVERED, RUNNING, STALLED, None, at=cycle.completed_at, cycle_id=cycle.id
+            Event.EXPORTER_RECOVERED,
+            RUNNING,
+            STALLED,
+            None,
+            at=cycle.completed_at,
+            cycle_id=cycle.id,
         )
         effects.add_alert(facts, context)
 
@@ -94,7 +110,7 @@ def _service_facts(check: Check, transition: Transition, cycle: Cycle) -> AlertF
     recovered = transition.change is Change.RECOVERED
     reason = None if recovered else (check.error_message or _code_reason(check.status_code))
     return AlertFacts(
-        event=SERVICE_RECOVERED if recovered else SERVICE_DOWN,
+        event=Event.SERVICE_RECOVERED if recovered else Event.SERVICE_DOWN,
         item=check.name,
         kind=check.kind,
         status=transition.status,
@@ -112,7 +128,7 @@ def _code_reason(status_code: int | None) -> str | None:
 
 
 def _exporter_facts(
-    event: str, status: str, previous: str, reason: str | None, *, at: float, cycle_id: int | None
+    event: Event, status: str, previous: str, reason: str | None, *, at: float, cycle_id: int | None
 ) -> AlertFacts:
     return AlertFacts(event, EXPORTER, EXPORTER, status, previous, reason, None, None, at, cycle_id)
 
@@ -134,12 +150,12 @@ def stall_effects(
     if state.alerted is not None or age <= STALL_INTERVALS * interval:
         return effects
     new_state, transition = advance(state, Observation(STALLED, True), _STALL_POLICY)
-    effects.updates.append(ItemUpdate(EXPORTER, EXPORTER, new_state))
+    effects.update(states.get(EXPORTER), new_state, EXPORTER, EXPORTER)
     if transition is not None:
         reason = _stall_reason(age, interval, newest, context.language)
         cycle_id = newest.id if newest is not None else None
         facts = _exporter_facts(
-            EXPORTER_STALLED, STALLED, RUNNING, reason, at=now, cycle_id=cycle_id
+            Event.EXPORTER_STALLED, STALLED, RUNNING, reason, at=now, cycle_id=cycle_id
         )
         effects.add_alert(facts, context)
     return effects
@@ -166,10 +182,9 @@ def worker_effects(
     """Fold one heartbeat reply into the `worker` item; any alert is `worker_status_changed`."""
     effects = Effects()
     worker_policy = Policy(policy.down_threshold, policy.recovery_threshold, True)
-    state, transition = advance(
-        states.get(WORKER, ItemState()), worker_observation(status_code), worker_policy
-    )
-    effects.updates.append(ItemUpdate(WORKER, WORKER, state))
+    old = states.get(WORKER)
+    state, transition = advance(old or _NEW, worker_observation(status_code), worker_policy)
+    effects.update(old, state, WORKER, WORKER)
     if transition is not None:
         reason = worker_reason(status_code, error, cycle.internet_status, context.language)
         latency = latency_ms if transition.change is Change.RECOVERED else None
@@ -188,7 +203,7 @@ def _worker_facts(
     cycle_id: int,
 ) -> AlertFacts:
     return AlertFacts(
-        WORKER_STATUS_CHANGED,
+        Event.WORKER_STATUS_CHANGED,
         WORKER,
         WORKER,
         transition.status,

@@ -7,11 +7,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from alerter.model import SENT_RESULTS, AlertResult, HeartbeatResult
+
 
 @dataclass(frozen=True)
 class Snapshot:
-    alerts: dict[tuple[str, str], int]
-    heartbeats: dict[str, int]
+    alerts: dict[tuple[str, AlertResult], int]  # (event, result) -> count
+    heartbeats: dict[HeartbeatResult, int]
     worker_status_code: int | None  # 0 = unreachable, None = no heartbeat sent yet
     lag_cycles: int
     last_loop: float  # monotonic time of the tail loop's last pass
@@ -22,20 +24,20 @@ class Stats:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._alerts: Counter[tuple[str, str]] = Counter()
-        self._heartbeats: Counter[str] = Counter()
+        self._alerts: Counter[tuple[str, AlertResult]] = Counter()
+        self._heartbeats: Counter[HeartbeatResult] = Counter()
         self._worker_code: int | None = None
         self._lag = 0
         self._last_loop = time.monotonic()
 
-    def alert(self, event: str, result: str) -> None:
+    def alert(self, event: str, result: AlertResult) -> None:
         with self._lock:
             self._alerts[(event, result)] += 1
 
-    def heartbeat(self, result: str, status_code: int | None = None) -> None:
+    def heartbeat(self, result: HeartbeatResult, status_code: int | None = None) -> None:
         with self._lock:
             self._heartbeats[result] += 1
-            if result in {"success", "rejected", "unreachable"}:
+            if result in SENT_RESULTS:
                 self._worker_code = status_code or 0
 
     def loop_pass(self, lag: int) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import peewee
 
 from alerter import store
+from alerter.announce import announce
 from alerter.config import AlerterConfig
 from alerter.debounce import ItemState, Policy
 from alerter.payload import Context
@@ -18,17 +19,29 @@ from alerter.rules import (
     STALL_INTERVALS,
     Effects,
     cycle_effects,
+    remember,
     stall_effects,
 )
 from alerter.stats import Stats
-from alerter.store import sql
+from hbmon.db import cycles
+from hbmon.db.connection import sql
+from hbmon.db.records import Cycle, interval_of
 from hbmon.logs import get_logger
 
 log = get_logger("alerter.tail")
 
 
+# Cycles per read, bounded by their checks: a backlog of big cycles stays small in memory.
+BATCH_CHECKS = 20_000
+BATCH_CYCLES = 50
+
+
 class Tailer:
-    """Owns the cursor; each processed cycle is one transaction (items + outbox + cursor)."""
+    """Owns the cursor; each processed cycle is one transaction (items + outbox + cursor).
+
+    The item states of services and of the exporter live in memory, loaded once; the database
+    stays their source of truth: memory changes only after the transaction that wrote it.
+    """
 
     def __init__(
         self,
@@ -51,10 +64,11 @@ class Tailer:
         self.cursor: int | None = None
         self._data_version: int | None = None
         self._ready = False
-        self._newest: store.Cycle | None = None
+        self._newest: Cycle | None = None
         self._lag = 0
         self._stall_open = False  # an exporter_stalled alert is open: skip the stall check
         self._mismatch_logged = False
+        self._items: dict[str, ItemState] | None = None  # `worker` belongs to the heartbeater
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -87,11 +101,11 @@ class Tailer:
         self._detect_reset()
         while self._process_batch():
             pass
-        self._newest = store.newest_cycle(self.db)
+        self._newest = cycles.newest_cycle(self.db, with_checks=False)
         self._warn_interval_mismatch(self._newest)
-        self._lag = store.count_cycles_after(self.db, self.cursor)
+        self._lag = cycles.count_cycles_after(self.db, self.cursor)
 
-    def _warn_interval_mismatch(self, newest: store.Cycle | None) -> None:
+    def _warn_interval_mismatch(self, newest: Cycle | None) -> None:
         recorded = newest.interval if newest is not None else None
         if self._mismatch_logged or not recorded or recorded == self.config.interval:
             return
@@ -104,7 +118,7 @@ class Tailer:
         )
 
     def _tables_ready(self) -> bool:
-        self._ready = self._ready or store.exporter_tables_exist(self.db)
+        self._ready = self._ready or cycles.tables_exist(self.db)
         return self._ready
 
     def _detect_reset(self) -> None:
@@ -114,7 +128,7 @@ class Tailer:
         recreated: dropped and migrated again, or the file replaced by one whose alerter cursor
         is ahead of its cycles.
         """
-        newest = store.newest_cycle(self.db)
+        newest = cycles.newest_cycle(self.db, with_checks=False)
         if newest is not None and self.cursor is not None and newest.id < self.cursor:
             log.warning("tail.cursor_reset", cursor=self.cursor, newest_cycle=newest.id)
             self.cursor = 0
@@ -132,22 +146,23 @@ class Tailer:
 
     def _process_batch(self) -> bool:
         assert self.cursor is not None
-        cycles = store.cycles_after(self.db, self.cursor)
-        for cycle in cycles:
-            effects = cycle_effects(store.load_items(self.db), cycle, self.policy, self.context)
+        limit = max(1, min(BATCH_CYCLES, BATCH_CHECKS // max(1, len(self._states()))))
+        batch = cycles.cycles_after(self.db, self.cursor, limit)
+        for cycle in batch:
+            effects = cycle_effects(self._states(), cycle, self.policy, self.context)
             self._commit(effects, cursor=cycle.id)
             self.cursor = cycle.id
             self._stall_open = False  # a new cycle recovers a stalled exporter
             self.on_cycle()
-        return bool(cycles)
+        return bool(batch)
 
-    def _check_stall(self, newest: store.Cycle | None) -> None:
+    def _check_stall(self, newest: Cycle | None) -> None:
         now = time.time()
-        interval = store.interval_of(newest, self.config.interval)
+        interval = interval_of(newest, self.config.interval)
         fresh = newest is not None and now - newest.completed_at <= STALL_INTERVALS * interval
         if fresh or self._stall_open:
             return
-        items = store.load_items(self.db)
+        items = self._states()
         self._stall_open = items.get(EXPORTER, ItemState()).alerted is not None
         effects = stall_effects(
             items,
@@ -161,6 +176,11 @@ class Tailer:
             self._commit(effects, cursor=None)
             self._stall_open = True
 
+    def _states(self) -> dict[str, ItemState]:
+        if self._items is None:
+            self._items = store.load_items(self.db)
+        return self._items
+
     def _commit(self, effects: Effects, *, cursor: int | None) -> None:
         deliver = self.config.webhook_url is not None
         store.commit(
@@ -172,26 +192,10 @@ class Tailer:
             cursor=cursor,
             retire=effects.retired,
         )
+        remember(self._states(), effects)
         for item, state in effects.retired.items():
             name = item.removeprefix(SERVICE_PREFIX)
             log.info("item.retired", item=name, alerted=state.alerted, cycle_id=cursor)
         announce(effects.alerts, deliver=deliver, stats=self.stats)
         if effects.alerts:
             self.on_alerts()
-
-
-def announce(alerts: Iterable[store.NewAlert], *, deliver: bool, stats: Stats) -> None:
-    """One log line per committed alert; without a webhook this line *is* the alert."""
-    for alert in alerts:
-        log.warning(
-            "alert.queued" if deliver else "alert.would_send",
-            alert_id=alert.alert_id,
-            alert_event=alert.event,
-            item=alert.item,
-            status=alert.body["status"],
-            reason=alert.body["reason"],
-            cycle_id=alert.cycle_id,
-            title=alert.body["title"],
-        )
-        if not deliver:
-            stats.alert(alert.event, "logged")

@@ -1,4 +1,4 @@
-"""The alerter's own tables (cursor, debounce state, outbox, heartbeat replies) and migrations.
+"""The alerter's own tables (cursor, debounce state, outbox, heartbeat replies) and migration.
 
 The alerter is the only writer of these tables; it only reads the exporter's tables.
 Timestamps are UTC epoch seconds (REAL).
@@ -6,21 +6,25 @@ Timestamps are UTC epoch seconds (REAL).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import peewee
 
-from hbmon.db.connection import migrate_component
+from hbmon.db.schema import migrate_component
 
 COMPONENT = "alerter"
 SCHEMA_VERSION = 1
 
-# Outbox row states: `pending` rows wait for delivery; all others are final.
-PENDING = "pending"
-DELIVERED = "delivered"
-FAILED = "failed"  # a permanent 4xx answer
-EXPIRED = "expired"  # still undelivered after ALERT_MAX_AGE_SECONDS
-LOGGED = "logged"  # no N8N_WEBHOOK_URL was configured: the alert was only logged
+
+class OutboxState(StrEnum):
+    """`alert_outbox.state`: `pending` rows wait for delivery; all others are final."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # a permanent 4xx answer
+    EXPIRED = "expired"  # still undelivered after ALERT_MAX_AGE_SECONDS
+    LOGGED = "logged"  # no N8N_WEBHOOK_URL was configured: the alert was only logged
 
 
 class _Model(peewee.Model):
@@ -66,7 +70,7 @@ class AlertOutbox(_Model):
     cycle_id = peewee.IntegerField(null=True)
     created_at = peewee.FloatField()
     payload = peewee.TextField()  # the exact JSON body, identical on every attempt
-    state = peewee.TextField(default=PENDING)
+    state = peewee.TextField(default=OutboxState.PENDING.value)
     attempts = peewee.IntegerField(default=0)
     next_attempt_at = peewee.FloatField()
     last_status_code = peewee.IntegerField(null=True)

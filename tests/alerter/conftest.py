@@ -12,7 +12,7 @@ from typing import Any
 import peewee
 import pytest
 
-from alerter.app import context_of
+from alerter.app import build_parts
 from alerter.config import AlerterConfig
 from alerter.deliverer import Deliverer
 from alerter.heartbeat import Heartbeater
@@ -34,7 +34,7 @@ FAST = {
 
 @dataclass
 class Parts:
-    """The alerter's parts, built exactly as `alerter.app.Alerter` builds them."""
+    """The alerter's parts, built by `alerter.app.build_parts` as the process builds them."""
 
     db: peewee.SqliteDatabase
     writer: peewee.SqliteDatabase  # writes cycles through a second connection, like the exporter
@@ -73,27 +73,18 @@ def make_parts(tmp_path: Path) -> Iterator[Callable[..., Parts]]:
         )
         db = alerter_db(config.db_path)
         writer = exporter_db(config.db_path)  # the exporter's own connection, as in production
-        stats = Stats()
         transport = HttpClientTransport(config.net)
-        context = context_of(config)
-        deliverer = Deliverer(db, config, transport, stats)
-        heartbeater = Heartbeater(
+        built_parts = build_parts(config, db, transport)
+        parts = Parts(
             db,
-            config=config,
-            context=context,
-            transport=transport,
-            stats=stats,
-            on_alerts=deliverer.wake,
+            writer,
+            config,
+            built_parts.stats,
+            built_parts.tailer,
+            built_parts.deliverer,
+            built_parts.heartbeater,
+            transport,
         )
-        tailer = Tailer(
-            db,
-            config=config,
-            context=context,
-            stats=stats,
-            on_alerts=deliverer.wake.set,
-            on_cycle=heartbeater.trigger.set,
-        )
-        parts = Parts(db, writer, config, stats, tailer, deliverer, heartbeater, transport)
         built.append(parts)
         return parts
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import peewee
 
-from hbmon.db import alerts, schema
+from hbmon.db import alerts, cycles
 from hbmon.db.connection import open_database
 from hbmon.db.cycles import MonitoringCycle, ServiceCheck
 
@@ -17,7 +17,7 @@ CheckSpec = str | tuple[str, int | None, str | None] | tuple[str, int | None, st
 def exporter_db(path: Path) -> peewee.SqliteDatabase:
     """A database as the exporter leaves it (its migrate, its models)."""
     db = open_database(path)
-    schema.migrate(db)
+    cycles.migrate(db)
     return db
 
 

@@ -9,7 +9,7 @@ import pytest
 from alerter.debounce import ItemState, Policy
 from alerter.payload import Context
 from alerter.rules import EXPORTER, WORKER, absent_services, cycle_effects
-from alerter.store import Check, Cycle
+from hbmon.db.records import Check, Cycle
 
 CONTEXT = Context("en", ZoneInfo("UTC"), "host-1", "1.2.3")
 ALERTED = ItemState("down", "healthy", 5, 0, "down")
@@ -42,3 +42,10 @@ def test_retiring_an_alerted_service_sends_nothing() -> None:
     assert effects.alerts == []
     assert effects.retired == {"service:api": ALERTED}
     assert [u.item for u in effects.updates] == ["service:web"]
+
+
+def test_a_steady_item_produces_no_update() -> None:
+    steady = ItemState("healthy", "healthy", 0, 1, None)  # streak capped at the threshold
+    effects = cycle_effects({"service:api": steady}, cycle("api"), Policy(), CONTEXT)
+    assert effects.updates == []
+    assert effects.alerts == []

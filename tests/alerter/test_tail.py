@@ -11,7 +11,7 @@ import peewee
 import pytest
 from structlog.testing import capture_logs
 
-from hbmon.db import schema
+from hbmon.db import cycles
 from tests.alerter.conftest import Parts
 from tests.alerter.dbutil import insert_cycle, outbox_rows
 
@@ -108,7 +108,7 @@ def test_cycle_ids_starting_over_in_recreated_exporter_tables_are_followed(
         parts.writer.execute_sql("DROP TABLE service_checks")
         parts.writer.execute_sql("DROP TABLE monitoring_cycles")
         parts.writer.execute_sql("DELETE FROM schema_versions WHERE component = 'exporter'")
-    schema.migrate(parts.writer)  # what the exporter does on start with the tables gone
+    cycles.migrate(parts.writer)  # what the exporter does on start with the tables gone
     assert insert_cycle(parts.writer, {"api": "down"}) == 1
     parts.tailer.step()
     assert events(parts) == [("api", "service_down")]
@@ -254,3 +254,21 @@ def test_lag_is_zero_after_catching_up(make_parts: Callable[..., Parts]) -> None
         insert_cycle(parts.writer, {"api": "healthy"})
     parts.tailer.step()
     assert parts.stats.snapshot().lag_cycles == 0
+
+
+def test_steady_items_are_not_rewritten_and_their_streak_stops_at_the_threshold(
+    make_parts: Callable[..., Parts],
+) -> None:
+    parts = make_parts(down_threshold=2, recovery_threshold=2)
+    parts.tailer.step()
+    for _ in range(3):
+        insert_cycle(parts.writer, {"api": "healthy"})
+    parts.tailer.step()
+    query = "SELECT successes, updated_at FROM alert_items WHERE item = 'service:api'"
+    successes, written_at = parts.db.execute_sql(query).fetchone()
+    assert successes == 2
+    for _ in range(3):
+        insert_cycle(parts.writer, {"api": "healthy"})
+    parts.tailer.step()
+    assert parts.db.execute_sql(query).fetchone() == (2, written_at)
+    assert cursor(parts) == 6
