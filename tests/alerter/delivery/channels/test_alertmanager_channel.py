@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from alerter.channels import alertmanager
-from alerter.channels.base import Outcome
+from alerter.delivery.channels import alertmanager
+from alerter.delivery.channels.base import Outcome
 from alerter.transport import HttpClientTransport
 from hbmon.net.policy import NetPolicy
 from tests.alerter.receiver import Receiver, receiving
@@ -78,7 +78,7 @@ def node(tmp_path: Path, hook: Receiver) -> Iterator[Alertmanager]:
 
 def _send(transport: HttpClientTransport, am: Alertmanager, alert: dict[str, Any]) -> Outcome:
     rendered = alertmanager.render(alert)
-    result = alertmanager.send(transport, am.url, rendered, resend_seconds=60, timeout=5)
+    result = alertmanager.send(transport, am.url, [rendered], resend_seconds=60, timeout=5)
     return result.outcome
 
 
@@ -87,9 +87,7 @@ def _active(am: Alertmanager) -> list[dict[str, Any]]:
 
 
 def test_labels_and_annotations_of_a_down_alert() -> None:
-    body = json.loads(
-        alertmanager.with_ends_at(alertmanager.render(DOWN), now=NOW, resend_seconds=60)
-    )[0]
+    body = alertmanager.with_ends_at(alertmanager.render(DOWN), now=NOW, resend_seconds=60)
     assert body["labels"] == {
         "alertname": "HeartbeatServiceDown",
         "service": "api",
@@ -117,14 +115,14 @@ def test_a_bad_payload_is_permanent_and_an_unreachable_node_is_retried(
     transport: HttpClientTransport, node: Alertmanager
 ) -> None:
     refused = alertmanager.send(
-        transport, node.url, b'{"labels":{}}', resend_seconds=60, timeout=5
+        transport, node.url, [b'{"labels":{}}'], resend_seconds=60, timeout=5
     )  # Alertmanager answers 400 to an alert without labels: resending cannot help
     assert refused.outcome is Outcome.PERMANENT
     assert refused.detail.startswith("HTTP 400")
     broken = alertmanager.send(
         transport,
         f"http://127.0.0.1:{free_port()}",
-        alertmanager.render(DOWN),
+        [alertmanager.render(DOWN)],
         resend_seconds=60,
         timeout=2,
     )

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from alerter.channels import apprise_channel
-from alerter.channels.apprise_channel import AppriseChannel, AppriseUrlError
-from alerter.channels.base import Outcome
+from alerter.delivery.channels import apprise_channel
+from alerter.delivery.channels.apprise_channel import AppriseChannel, AppriseUrlError
+from alerter.delivery.channels.base import Outcome
 from tests.alerter.receiver import Answer, receiving
 from tests.support import free_port
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import peewee
 import pytest
 
-from alerter import deliverer, outbox
+from alerter.delivery import outbox, prune
 from tests.alerter.conftest import Parts
 
 DAY = 86400.0
@@ -72,17 +72,17 @@ def test_prune_stops_at_its_batch_cap_and_the_next_call_goes_on(
     assert _counts(parts.db) == (0, 0)
 
 
-def test_deliverer_prunes_every_ten_minutes(
+def test_pruner_prunes_every_ten_minutes(
     make_parts: Callable[..., Parts], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parts = make_parts(webhook_url=None)
     clock = [time.time()]
-    monkeypatch.setattr(deliverer, "time", SimpleNamespace(time=lambda: clock[0]))
-    parts.deliverer.step()  # the first pass prunes
+    monkeypatch.setattr(prune, "time", SimpleNamespace(time=lambda: clock[0]))
+    parts.pruner.step()  # the first pass prunes
     _fill(parts.db, replies=20, alerts=0, at=clock[0] - 40 * DAY, state="delivered")
     clock[0] += 599
-    parts.deliverer.step()
+    parts.pruner.step()
     assert _counts(parts.db) == (20, 0)
     clock[0] += 2
-    parts.deliverer.step()
+    parts.pruner.step()
     assert _counts(parts.db) == (0, 0)
