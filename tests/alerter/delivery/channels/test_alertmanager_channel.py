@@ -17,7 +17,7 @@ from alerter.delivery.channels.base import Outcome
 from alerter.transport import HttpClientTransport
 from hbmon.net.policy import NetPolicy
 from tests.alerter.receiver import Receiver, receiving
-from tests.alertmanager import Alertmanager
+from tests.alertmanager import Alertmanager, cluster, webhook_config
 from tests.conftest import require_tool
 from tests.support import free_port, wait_for
 
@@ -43,18 +43,6 @@ RECOVERED = {
 }
 
 
-def _config(path: Path, webhook: str) -> Path:
-    path.write_text(
-        "route:\n"
-        "  receiver: hook\n  group_by: [host]\n"
-        "  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n"
-        "receivers:\n"
-        f"  - name: hook\n    webhook_configs:\n      - url: {webhook}\n"
-        "        send_resolved: false\n"
-    )
-    return path
-
-
 @pytest.fixture
 def transport() -> Iterator[HttpClientTransport]:
     client = HttpClientTransport(NetPolicy())
@@ -71,7 +59,7 @@ def hook() -> Iterator[Receiver]:
 @pytest.fixture
 def node(tmp_path: Path, hook: Receiver) -> Iterator[Alertmanager]:
     binary = require_tool("prometheus-alertmanager")
-    am = Alertmanager(binary, _config(tmp_path / "am.yml", hook.url), tmp_path / "am")
+    am = Alertmanager(binary, webhook_config(tmp_path / "am.yml", hook.url), tmp_path / "am")
     yield am
     am.stop()
 
@@ -157,18 +145,8 @@ def test_two_node_cluster_gets_the_alert_on_both_nodes_and_notifies_once(
     tmp_path: Path, transport: HttpClientTransport, hook: Receiver
 ) -> None:
     binary = require_tool("prometheus-alertmanager")
-    config = _config(tmp_path / "am.yml", hook.url)
-    addresses = (f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
-    nodes = [
-        Alertmanager(
-            binary,
-            config,
-            tmp_path / f"am{i}",
-            cluster_address=address,
-            peers=tuple(a for a in addresses if a != address),
-        )
-        for i, address in enumerate(addresses)
-    ]
+    config = webhook_config(tmp_path / "am.yml", hook.url)
+    nodes = cluster(binary, config, tmp_path)
     try:
         for am in nodes:
             assert _send(transport, am, DOWN) is Outcome.DELIVERED

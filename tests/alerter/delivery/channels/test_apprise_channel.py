@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from alerter.delivery.channels import apprise_channel
 from alerter.delivery.channels.apprise_channel import AppriseChannel, AppriseUrlError
 from alerter.delivery.channels.base import Outcome
 from tests.alerter.receiver import Answer, receiving
+from tests.alerter.smtp import Inbox, smtp_server
 from tests.support import free_port
 
 ALERT = {
@@ -22,24 +19,10 @@ ALERT = {
 }
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(parsed)  # type: ignore[arg-type]
-        return "250 OK"
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[_Inbox, int]]:
-    inbox = _Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+def smtp() -> Iterator[Inbox]:
+    with smtp_server() as inbox:
+        yield inbox
 
 
 def test_json_url_posts_title_and_body_and_a_500_is_retried_later() -> None:
@@ -66,11 +49,10 @@ def test_refused_connection_is_retried_with_a_reason() -> None:
 
 
 def test_mailto_delivers_to_a_real_smtp_server_with_the_title_as_subject(
-    smtp: tuple[_Inbox, int],
+    smtp: Inbox,
 ) -> None:
-    inbox, port = smtp
-    url = f"mailto://127.0.0.1:{port}?to=oncall@example.test&from=hb@example.test&mode=insecure"
-    result = AppriseChannel(url).send(apprise_channel.render(ALERT))
+    inbox = smtp
+    result = AppriseChannel(inbox.mailto()).send(apprise_channel.render(ALERT))
     assert result.outcome is Outcome.DELIVERED
     [mail] = inbox.messages
     assert mail["Subject"] == ALERT["title"]
