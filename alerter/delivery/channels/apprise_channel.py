@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from alerter.delivery.channels.apprise_plugins import plugin_for
 from alerter.delivery.channels.base import (
     Channel,
     Destination,
@@ -43,16 +44,9 @@ def _masked(plugin: Any) -> str:
 
 
 def _apprise() -> Any:
-    """The module with its plugins loaded, on first use only, without their deprecation noise.
+    """The module, imported on first use only; its plugins are imported one by one, as needed."""
+    import apprise  # noqa: PLC0415
 
-    Apprise loads its plugins lazily; one of them imports `imghdr` (deprecated since 3.11).
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import apprise  # noqa: PLC0415
-        from apprise.manager_plugins import NotificationManager  # noqa: PLC0415
-
-        NotificationManager().load_modules()  # type: ignore[no-untyped-call]
     # Apprise's messages may quote a URL: they reach us only through `_captured`, filtered.
     logger = logging.getLogger("apprise")
     logger.propagate = False
@@ -63,13 +57,37 @@ def _apprise() -> Any:
 
 def _instantiate(url: str) -> Any:
     module = _apprise()
+    schema = url.partition("://")[0].strip().lower()
+    plugin_class = plugin_for(schema) if schema.isidentifier() else None
     with _captured() as capture:
-        plugin = module.Apprise.instantiate(url)
+        if plugin_class is None:
+            plugin = _full_lookup(module, url)
+        else:
+            plugin = _build(plugin_class, url, capture)
     if plugin is None:
         # Apprise's own words say what is wrong; lines quoting the URL would leak parts of it.
         why = [m for m in capture.messages if "://" not in m and url.strip() not in m]
         raise AppriseUrlError("; ".join(why[-2:]) or "not an Apprise URL (see the Apprise wiki)")
     return plugin
+
+
+def _full_lookup(module: Any, url: str) -> Any:
+    """Apprise's own lookup, importing every plugin: for a schema our scan did not find."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return module.Apprise.instantiate(url)
+
+
+def _build(plugin_class: Any, url: str, capture: _Capture) -> Any:
+    """What `Apprise.instantiate` does once it has the class: parse, then construct."""
+    arguments = plugin_class.parse_url(url)
+    if not arguments:
+        return None
+    try:
+        return plugin_class(**arguments)
+    except Exception as error:  # Apprise plugins report every bad parameter by raising
+        capture.messages.append(str(error))
+        return None
 
 
 def render(alert: Mapping[str, Any]) -> bytes:

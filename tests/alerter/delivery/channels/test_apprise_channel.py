@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 
-from alerter.delivery.channels import apprise_channel
+from alerter.delivery.channels import apprise_channel, apprise_plugins
 from alerter.delivery.channels.apprise_channel import AppriseChannel, AppriseUrlError
 from alerter.delivery.channels.base import Outcome
 from tests.alerter.receiver import Answer, receiving
@@ -79,3 +82,23 @@ def test_a_bad_url_is_refused_with_apprise_reason_and_no_secret(url: str, why: s
     with pytest.raises(AppriseUrlError, match=why) as refused:
         apprise_channel.describe(url)
     assert "hunter22" not in str(refused.value)
+
+
+def test_only_the_plugins_of_the_configured_urls_are_imported() -> None:
+    code = (
+        "import sys; from alerter.delivery.channels import apprise_channel as a; "
+        "a.describe('json://127.0.0.1:9/x'); a.describe('tgram://123456789:abcdefghij/42'); "
+        "print(sorted(m for m in sys.modules if m.startswith('apprise.plugins.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(ast.literal_eval(out))
+    assert {"apprise.plugins.custom_json", "apprise.plugins.telegram"} <= loaded
+    assert len(loaded) < 20  # Apprise's own lookup imports all ~190
+
+
+@pytest.mark.parametrize(("schema", "name"), [("json", "NotifyJSON"), ("mailtos", "NotifyEmail")])
+def test_plugin_for_finds_the_class_serving_a_schema(schema: str, name: str) -> None:
+    assert apprise_plugins.plugin_for(schema).__name__ == name
+    assert apprise_plugins.plugin_for("nonsense") is None
