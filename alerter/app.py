@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -147,7 +148,11 @@ class Alerter:
     def _thread(
         self, name: str, target: Callable[[threading.Event], None], stop: threading.Event
     ) -> threading.Thread:
-        thread = threading.Thread(target=self._guarded, args=(name, target, stop), name=name)
+        # A copy of this thread's context: the `process` log field is bound there.
+        context = contextvars.copy_context()
+        thread = threading.Thread(
+            target=context.run, args=(self._guarded, name, target, stop), name=name
+        )
         thread.start()
         return thread
 

@@ -45,6 +45,11 @@ _FINISH = (
     "UPDATE alert_outbox SET state = ?, attempts = attempts + ?, finished_at = ?, "
     "last_status_code = ?, last_error = ? WHERE seq = ? AND state = ?"
 )
+# A destination that takes an alert takes the others: their backoff ends now (issue 13 item 6).
+_DRAIN = (
+    "UPDATE alert_outbox SET next_attempt_at = ? "
+    "WHERE state = ? AND channel = ? AND next_attempt_at > ?"
+)
 _RESCHEDULE = (
     "UPDATE alert_outbox SET attempts = attempts + 1, next_attempt_at = ?, "
     "last_status_code = ?, last_error = ? WHERE seq = ?"
@@ -134,6 +139,28 @@ def finish(
     params = (str(state), int(attempted), now, status_code, error, seq, OutboxState.PENDING.value)
     with db.atomic("IMMEDIATE"):
         sql(db, _FINISH, params)
+
+
+def delivered(
+    db: peewee.SqliteDatabase, seq: int, channel: str, *, now: float, status_code: int | None
+) -> None:
+    """Record a delivery and make every alert waiting on the same destination due at once.
+
+    After an outage the destination is back: draining must not wait out each alert's own
+    backoff. Per-item order is kept by the heads query.
+    """
+    finished = (
+        str(OutboxState.DELIVERED),
+        1,
+        now,
+        status_code,
+        None,
+        seq,
+        str(OutboxState.PENDING),
+    )
+    with db.atomic("IMMEDIATE"):
+        sql(db, _FINISH, finished)
+        sql(db, _DRAIN, (now, str(OutboxState.PENDING), channel, now))
 
 
 def reschedule(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 
 import peewee
 
@@ -23,6 +24,7 @@ from hbmon.logs import get_logger, redact_text
 
 log = get_logger("alerter.delivery")
 IDLE_WAIT = 1.0
+DB_RETRY_MAX = 30.0  # the longest wait between passes while the database keeps failing
 
 
 class Sender:
@@ -43,22 +45,41 @@ class Sender:
         self.rng = rng or random.Random()
         self.wake = threading.Event()
         self._next_resend = 0.0  # at start: Alertmanager hears at once what is still firing
+        # Outcomes sent but not yet recorded (full disk, read-only, locked): written before
+        # anything else is sent, never re-sent meanwhile (issue 13 item 3).
+        self._unrecorded: dict[int, Callable[[], None]] = {}
+        self._db_failures = 0
 
     def run(self, stop: threading.Event) -> None:
         try:
             while not stop.is_set():
                 try:
                     wait = self.step(stop)
-                except peewee.OperationalError as exc:  # locked or I/O: retried next pass
-                    log.error("delivery.database_error", error=str(exc), **self._where())
-                    wait = IDLE_WAIT
+                    self._db_failures = 0
+                except peewee.OperationalError as exc:  # locked or I/O: retried with backoff
+                    wait = self._database_error(exc)
                 self.wake.wait(wait)
                 self.wake.clear()
         finally:
             self.db.close()
 
+    def _database_error(self, exc: peewee.OperationalError) -> float:
+        self._db_failures += 1
+        wait = backoff_delay(
+            self._db_failures, base=IDLE_WAIT, cap=DB_RETRY_MAX, retry_after=None, jitter=1.0
+        )
+        log.error(
+            "delivery.database_error",
+            error=str(exc),
+            unrecorded=len(self._unrecorded),
+            retry_in_s=wait,
+            **self._where(),
+        )
+        return wait
+
     def step(self, stop: threading.Event | None = None) -> float:
         """Attempt every due head once; return how long to sleep before the next one is due."""
+        self._flush()
         next_due = self._resend_due()
         for alert in outbox.heads(self.db, self.destination.key):
             if stop is not None and stop.is_set():
@@ -69,6 +90,20 @@ class Sender:
             else:
                 next_due = min(next_due, alert.next_attempt_at)
         return max(0.0, next_due - time.time())
+
+    def _flush(self) -> None:
+        """Write the remembered outcomes, oldest first; raises while the database still fails."""
+        for seq, write in list(self._unrecorded.items()):
+            write()
+            del self._unrecorded[seq]
+
+    def _record(self, seq: int, write: Callable[[], None]) -> None:
+        """Write an outcome now, or remember it: a sent alert is never re-sent for want of it."""
+        try:
+            write()
+        except peewee.OperationalError:
+            self._unrecorded[seq] = write
+            raise
 
     def attempt(self, alert: PendingAlert) -> None:
         if time.time() - alert.created_at > self.config.max_age:
@@ -105,14 +140,6 @@ class Sender:
         log.error("alert.expired", **self._fields(alert), attempts=alert.attempts)
 
     def _delivered(self, alert: PendingAlert, result: SendResult) -> None:
-        outbox.finish(
-            self.db,
-            alert.seq,
-            OutboxState.DELIVERED,
-            now=time.time(),
-            attempted=True,
-            status_code=result.status_code,
-        )
         self._count(alert, AlertResult.DELIVERED)
         log.info(
             "alert.delivered",
@@ -120,6 +147,11 @@ class Sender:
             attempts=alert.attempts + 1,
             status_code=result.status_code,
             elapsed_ms=round(result.elapsed * 1000, 1),
+        )
+        now, key, code = time.time(), self.destination.key, result.status_code
+        self._record(
+            alert.seq,
+            lambda: outbox.delivered(self.db, alert.seq, key, now=now, status_code=code),
         )
 
     def _give_up(self, alert: PendingAlert, result: SendResult) -> None:
@@ -147,12 +179,12 @@ class Sender:
             retry_after=result.retry_after,
             jitter=self.rng.random(),
         )
-        outbox.reschedule(
-            self.db,
+        due, code = time.time() + delay, result.status_code
+        self._record(
             alert.seq,
-            next_attempt_at=time.time() + delay,
-            status_code=result.status_code,
-            error=error,
+            lambda: outbox.reschedule(
+                self.db, alert.seq, next_attempt_at=due, status_code=code, error=error
+            ),
         )
         self._count(alert, AlertResult.RETRY)
         fields = {

@@ -69,6 +69,8 @@ def test_apprise_json_retried_after_500_and_mailto_to_a_real_smtp_server(tmp_pat
     assert mail["Subject"] == "🔴 Service Down: api"
     retried = [e for e in alerter.events() if e["event"] == "alert.retry"]
     assert [e["channel"] for e in retried] == ["apprise"]
+    delivered = [e for e in alerter.events() if e["event"] == "alert.delivered"]
+    assert len(delivered) == 2 and {e["process"] for e in delivered} == {"alerter"}
     assert json_url not in alerter.log_path.read_text()
 
 

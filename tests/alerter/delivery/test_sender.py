@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import peewee
 import pytest
 from structlog.testing import capture_logs
 
@@ -231,3 +232,51 @@ def test_without_webhook_alerts_are_logged_and_not_left_pending(
     _down_then_up(parts, ["api"], 2)
     assert [r[3] for r in outbox_rows(parts.db)] == ["logged"] * 4
     assert parts.stats.snapshot().alerts[("log", "service_down", "logged")] == 2
+
+
+def test_a_delivery_that_cannot_be_recorded_is_remembered_not_sent_again(
+    make_parts: Callable[..., Parts],
+) -> None:
+    """Issue 13 item 3: a full or read-only disk once meant one re-POST per second."""
+    with receiving() as hook:
+        parts = make_parts(webhook_url=hook.url)
+        insert_cycle(parts.writer, {"api": "down"})
+        parts.tailer.step()
+        parts.db.execute_sql("PRAGMA query_only = ON")  # every write now fails, as on a full disk
+        for _ in range(5):
+            with pytest.raises(peewee.OperationalError):
+                parts.sender.step()
+        assert len(hook.all_requests()) == 1
+        assert outbox_rows(parts.db)[0][3] == "pending"
+        parts.db.execute_sql("PRAGMA query_only = OFF")
+        parts.sender.step()
+        assert outbox_rows(parts.db)[0][3] == "delivered"
+        assert len(hook.all_requests()) == 1
+
+
+def test_database_errors_back_off_up_to_a_cap(make_parts: Callable[..., Parts]) -> None:
+    parts = make_parts(webhook_url="http://127.0.0.1:9/hook")
+    error = peewee.OperationalError("disk I/O error")
+    waits = [parts.sender._database_error(error) for _ in range(8)]
+    assert waits == [1, 2, 4, 8, 16, 30, 30, 30]
+
+
+def test_a_success_after_an_outage_drains_every_waiting_item_at_once(
+    make_parts: Callable[..., Parts],
+) -> None:
+    """Issue 13 item 6: each item used to wait out its own backoff after the webhook came back."""
+    outage_ends = time.time() + 6.0
+
+    def script(_received: Received) -> Answer:
+        return Answer(503) if time.time() < outage_ends else Answer(200)
+
+    items = [f"svc{i}" for i in range(20)]
+    with receiving(script) as hook:
+        parts = make_parts(webhook_url=hook.url, retry_base=4.0, retry_max=60.0)
+        insert_cycle(parts.writer, dict.fromkeys(items, "down"))
+        parts.tailer.step()
+        parts.run_senders()
+        wait_for(lambda: len(hook.bodies()) == len(items), timeout=30)
+        arrivals = [r.at for r in hook.accepted]
+    # Without the drain the last item would come up to ~8 s after the first (its own backoff).
+    assert max(arrivals) - min(arrivals) < 2.5
