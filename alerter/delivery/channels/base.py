@@ -59,7 +59,3 @@ class Destination:
 def destination_key(channel: Channel, url: str) -> str:
     """`channel:<8 hex>`: stable across restarts for the same URL, and reveals nothing of it."""
     return f"{channel}:{hashlib.sha256(url.encode()).hexdigest()[:8]}"
-
-
-def channel_of(key: str) -> Channel:
-    return Channel(key.partition(":")[0])
