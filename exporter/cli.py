@@ -125,7 +125,7 @@ def run_forever(config: ExporterConfig) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        store = Store(config.db_path, config.tz, config.interval)
+        store = Store(config.db_path, config.tz, config.interval, config.history_days)
     except SchemaError as error:
         print(f"{PROG}: cannot use {config.db_path}: {error}", file=sys.stderr)
         return 1
