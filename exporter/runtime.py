@@ -22,6 +22,7 @@ from exporter.metrics import CycleCollector, registry_for
 from exporter.probes.base import ProbeDeps
 from exporter.probes.registry import PROBES, STARTERS
 from exporter.schedule import after, first_tick
+from exporter.statuspage.serve import status_routes
 from exporter.store import Store
 from hbmon import __version__
 from hbmon.httpserver import serve
@@ -133,7 +134,8 @@ class Exporter:
         return fresh, f"{'ok' if fresh else 'stale'}: {what} {age:.1f}s ago"
 
     def serve(self) -> None:
-        serve(self.config.listen, self.exposition.scrape, self.health)
+        pages = status_routes(self.config, self.store, lambda: self.collector.last_cycle)
+        serve(self.config.listen, self.exposition.scrape, self.health, pages)
 
     def run(self, probes: Probing, stop: threading.Event) -> None:
         interval = self.config.interval

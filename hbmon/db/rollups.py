@@ -133,3 +133,12 @@ def delete_before(db: peewee.SqliteDatabase, hour: int, day: str) -> int:
     hours = sql(db, f"DELETE FROM {_HOURS} WHERE hour < ?", (hour,)).rowcount  # noqa: S608
     days = sql(db, f"DELETE FROM {_DAYS} WHERE day < ?", (day,)).rowcount  # noqa: S608
     return int(hours) + int(days)
+
+
+def day_counts_since(db: peewee.SqliteDatabase, first_day: str) -> list[tuple[str, str, int, int]]:
+    """(service, day, checks, failures) from `first_day` on: the daily bars need no histogram."""
+    query = (
+        f"SELECT service, day, checks, error + timeout + down + unknown FROM {_DAYS} "  # noqa: S608
+        "WHERE day >= ? ORDER BY day"
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in sql(db, query, (first_day,))]
