@@ -68,6 +68,8 @@ def sparkline(values_ms: Sequence[float | None]) -> str:
             runs.append([])
             continue
         runs[-1].append(f"{i * step:.1f},{19 - value / top * 18:.1f}")
+    # A lone hour (data on neither side) is drawn as a short dash, or it would not show at all.
+    runs = [_dash(run[0], step) if len(run) == 1 else run for run in runs]
     lines = "".join(
         f'<polyline points="{" ".join(run)}" fill="none" stroke="currentColor" '
         'stroke-width="1.2" vector-effect="non-scaling-stroke"/>'
@@ -79,6 +81,12 @@ def sparkline(values_ms: Sequence[float | None]) -> str:
         f'<svg class="spark" viewBox="0 0 100 20" preserveAspectRatio="none" role="img" '
         f'aria-label="{escape(label)}"><title>{escape(label)}</title>{lines}</svg>'
     )
+
+
+def _dash(point: str, step: float) -> list[str]:
+    x, y = (float(v) for v in point.split(","))
+    half = min(step / 3, 1.5)
+    return [f"{max(x - half, 0):.1f},{y:.1f}", f"{min(x + half, 100):.1f},{y:.1f}"]
 
 
 def _text_width(text: str) -> int:
