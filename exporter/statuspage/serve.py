@@ -12,10 +12,11 @@ from urllib.parse import unquote
 from exporter.config import ExporterConfig
 from exporter.cycle import Cycle
 from exporter.statuspage import api, page
-from exporter.statuspage.build import History, PageSettings, build, first_day, first_hour
+from exporter.statuspage.build import History, PageSettings, build
+from exporter.statuspage.history import RollupCache
 from exporter.statuspage.model import StatusSnapshot
 from exporter.store import Store
-from hbmon.db import incidents, rollups
+from hbmon.db import incidents
 from hbmon.httpserver import Response, Routes
 
 HTML = "text/html; charset=utf-8"
@@ -25,12 +26,14 @@ INCIDENT_DAYS = 90
 _NOT_FOUND: Response = (HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Rendered:
+    """One cycle's snapshot and its forms, each made the first time it is asked for."""
+
     key: float | None  # completed_at of the cycle it shows
     snapshot: StatusSnapshot
-    html: bytes
-    json: bytes
+    html: bytes | None = None
+    json: bytes | None = None
 
 
 class StatusPage:
@@ -50,29 +53,44 @@ class StatusPage:
         )
         self._lock = threading.Lock()  # one build at a time; the others wait and share it
         self._cached: _Rendered | None = None
+        self._closed = RollupCache(config.tz)
 
     def snapshot(self) -> StatusSnapshot:
-        return self._current().snapshot
+        with self._lock:
+            return self._current().snapshot
 
     def _current(self) -> _Rendered:
         cycle = self._last_cycle()
         key = None if cycle is None else cycle.completed_at
+        if self._cached is None or self._cached.key != key:
+            snapshot = build(self._config.services, cycle, self._history(), self._settings)
+            self._cached = _Rendered(key, snapshot)
+        return self._cached
+
+    def _html(self) -> bytes:
         with self._lock:
-            if self._cached is None or self._cached.key != key:
-                snapshot = build(self._config.services, cycle, self._history(), self._settings)
-                html = page.render(snapshot).encode()
-                self._cached = _Rendered(key, snapshot, html, api.status_json(snapshot))
-            return self._cached
+            rendered = self._current()
+            if rendered.html is None:
+                rendered.html = page.render(rendered.snapshot).encode()
+            return rendered.html
+
+    def _json(self) -> bytes:
+        with self._lock:
+            rendered = self._current()
+            if rendered.json is None:
+                rendered.json = api.status_json(rendered.snapshot)
+            return rendered.json
 
     def _history(self) -> History:
         now = time.time()
         db = self._store.database
-        _, open_hour = self._store.history.open_hour()
+        open_start, open_hour = self._store.history.open_hour()
         with db.atomic():  # one read snapshot of hours, days and incidents
+            self._closed.refresh(db, now)
             return History(
                 now=now,
-                hours=rollups.hours_since(db, first_hour(now)),
-                days=rollups.day_counts_since(db, first_day(now, self._config.tz)),
+                closed=self._closed,
+                open_start=open_start,
                 open_hour=open_hour,
                 incidents=incidents.incidents_since(db, now - INCIDENT_DAYS * 86400.0),
             )
@@ -80,9 +98,9 @@ class StatusPage:
     def respond(self, path: str) -> Response | None:
         """The answer for a status page path; None for any other path."""
         if path == "/":
-            return HTTPStatus.OK, self._current().html, HTML
+            return HTTPStatus.OK, self._html(), HTML
         if path == "/api/status":
-            return HTTPStatus.OK, self._current().json, JSON
+            return HTTPStatus.OK, self._json(), JSON
         if path.startswith("/badge/"):
             return self._badge(path.removeprefix("/badge/").split("/"))
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from html import escape
 
@@ -44,14 +45,22 @@ def day_tooltip(bar: DayBar) -> str:
 def day_bars(days: Sequence[DayBar]) -> str:
     """One rect per day with a <title> tooltip; scales to any width through its viewBox."""
     width = len(days) * (_BAR_W + _BAR_GAP) - _BAR_GAP
-    rects = "".join(
-        f'<rect x="{i * (_BAR_W + _BAR_GAP)}" y="0" width="{_BAR_W}" height="{_BAR_H}" rx="1" '
-        f'fill="{uptime_colour(bar.uptime)}"><title>{escape(day_tooltip(bar))}</title></rect>'
-        for i, bar in enumerate(days)
-    )
+    rects = "".join(_day_rect(i, bar.day, bar.checks, bar.failures) for i, bar in enumerate(days))
     return (
         f'<svg class="days" viewBox="0 0 {max(width, 1)} {_BAR_H}" preserveAspectRatio="none" '
         f'role="img" aria-label="daily uptime, last {len(days)} days">{rects}</svg>'
+    )
+
+
+# Past days do not change between cycles: each page at 1,000 services would otherwise format
+# the same 89,000 rects again (~0.8 s of a 2-core machine). Bounded: 90 days of 1,500 services.
+@functools.lru_cache(maxsize=135_000)
+def _day_rect(index: int, day: str, checks: int, failures: int) -> str:
+    bar = DayBar(day, checks, failures)
+    tooltip = escape(day_tooltip(bar))
+    return (
+        f'<rect x="{index * (_BAR_W + _BAR_GAP)}" y="0" width="{_BAR_W}" height="{_BAR_H}" '
+        f'rx="1" fill="{uptime_colour(bar.uptime)}"><title>{tooltip}</title></rect>'
     )
 
 

@@ -61,8 +61,9 @@ class ServiceHour(_Model):
 
     class Meta:
         table_name = "service_hours"
-        primary_key = peewee.CompositeKey("service", "hour")
-        indexes = ((("hour",), False),)  # the page reads the last 24 h of every service
+        # Time first: the page reads the last 24 h of every service, the recorder the newest
+        # hour, retention the oldest; no second index to store the rows twice.
+        primary_key = peewee.CompositeKey("hour", "service")
 
 
 class ServiceDay(_Model):
@@ -70,8 +71,7 @@ class ServiceDay(_Model):
 
     class Meta:
         table_name = "service_days"
-        primary_key = peewee.CompositeKey("service", "day")
-        indexes = ((("day",), False),)
+        primary_key = peewee.CompositeKey("day", "service")
 
 
 MODELS: tuple[type[Any], ...] = (ServiceHour, ServiceDay)
