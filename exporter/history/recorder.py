@@ -17,6 +17,9 @@ from hbmon.status import Status
 
 log = get_logger("exporter.history")
 HOUR = 3600
+# On the first start over an older database (raw cycles, no rollups yet), the raw rows of at
+# most this many hours are aggregated before the first cycle: startup stays bounded.
+MAX_REBUILD_HOURS = 7 * 24
 Sample = tuple[str, Status, float | None]  # service, status, latency in ms
 _FAILURE_COLUMNS = (Status.ERROR, Status.TIMEOUT, Status.DOWN, Status.UNKNOWN)
 
@@ -85,6 +88,7 @@ class Recorder:
         last = rollups.last_hour(self._db)
         oldest = cycles.oldest_cycle_start(self._db)
         start = last + HOUR if last is not None else hour_of(oldest or now)
+        start = max(start, current - MAX_REBUILD_HOURS * HOUR)
         rebuilt = 0
         for hour in range(start, current, HOUR):
             found = self._from_raw(hour)
@@ -92,8 +96,9 @@ class Recorder:
                 with self._db.atomic("IMMEDIATE"):
                     self._write(hour, found)
                 rebuilt += 1
-        with self._lock:
-            self._hour, self._open = current, self._from_raw(current)
+        reopened = self._from_raw(current)
+        with self._lock:  # no check yet this hour: the first cycle observed opens its hour
+            self._hour, self._open = (current if reopened else None), reopened
         return rebuilt
 
     def _from_raw(self, hour: int) -> dict[str, Rollup]:
@@ -106,7 +111,9 @@ class Recorder:
         """Add a stored cycle's checks; the first cycle of a new hour writes the hour before."""
         hour = hour_of(started_at)
         with self._lock:
-            if hour != self._hour:
+            # A cycle from an earlier hour (the wall clock went back) joins the open hour:
+            # closing a written hour twice would count it twice in its day.
+            if self._hour is None or hour > self._hour:
                 if self._hour is not None and self._open:
                     self._closed.append((self._hour, self._open))
                 self._hour, self._open = hour, {}

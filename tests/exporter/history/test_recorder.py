@@ -112,3 +112,21 @@ def test_uptime_over_a_window_that_crosses_raw_retention(tmp_path: Path) -> None
     store.prune(now - 7 * 86400)
     assert uptime(from_row(r) for r in rollups.days_since(store.database, "2000-01-01")) == 1.0
     store.close()
+
+
+def test_first_start_over_an_old_database_aggregates_at_most_a_week(store: Store) -> None:
+    now = time.time()
+    write(store, now - 10 * 86400, Status.HEALTHY)
+    write(store, now - 2 * HOUR, Status.HEALTHY)
+    store.database.execute_sql("DELETE FROM service_hours")  # raw rows only, as before rollups
+    assert Recorder(store.database, LIMA).recover(now) == 1
+    assert list(hour_rows(store)) == [("s0", hour_of(now - 2 * HOUR))]
+
+
+def test_a_cycle_from_an_earlier_hour_joins_the_open_hour(store: Store) -> None:
+    recorder = Recorder(store.database, LIMA)
+    recorder.observe(T0 + HOUR + 5, [("s0", Status.HEALTHY, 1.0)])
+    recorder.observe(T0 + 10, [("s0", Status.DOWN, 1.0)])  # the wall clock went back
+    assert hour_rows(store) == {}
+    recorder.observe(T0 + 2 * HOUR, [("s0", Status.HEALTHY, 1.0)])
+    assert hour_rows(store) == {("s0", T0 + HOUR): (2, 0)}
