@@ -38,6 +38,7 @@ class Exposition:
         with self._lock:
             version = self._collector.version
             if version != self._rendered_version:
+                self._text = b""  # scrapes wait on the lock: the old text need not outlive this
                 self._text = self._render()
                 self._rendered_version = version
             return self._text

@@ -198,15 +198,17 @@ _go_float: Callable[[float], str] = (
 def service_text(outcomes: Sequence[ServiceOutcome]) -> bytes:
     """The per-service families in the text format, exactly as prometheus_client writes them
     (labels sorted by name), but without a Sample and a label dict per line: at N = 10,000
-    that was ~1.5 s of CPU and ~40 MB for each render of 150,000 lines."""
-    services = [_escape(outcome.spec.name) for outcome in outcomes]
+    that was ~1.2 s of CPU and ~40 MB for each render of 150,000 lines."""
+    services = [(_escape(outcome.spec.name), outcome) for outcome in outcomes]
     chunks = []
     for name, doc, labels, samples in _SERVICE_FAMILIES:
         line = _line_template(name, labels).format
         lines = [f"# HELP {name} {_escape_doc(doc)}\n# TYPE {name} gauge\n"]
-        for service, outcome in zip(services, outcomes, strict=True):
-            for values, value in samples(outcome):
-                lines.append(line(service, *map(_escape, values), _go_float(value)))
+        lines.extend(
+            line(service, *map(_escape, values), _go_float(value))
+            for service, outcome in services
+            for values, value in samples(outcome)
+        )
         chunks.append("".join(lines).encode())
     return b"".join(chunks)
 
