@@ -156,17 +156,19 @@ def run_size(
     process = subprocess.Popen([str(exporter)], env=env, cwd=workdir)
     try:
         wait_cycles(db, 2, timeout=interval * 4 + 30)  # warm-up: connections opened
-        cold = scrape_ms(listen, times=1)  # nobody scraped before: rendered on demand
         stop = threading.Event()
         scraper = threading.Thread(target=scrape_until, args=(listen, interval, stop), daemon=True)
-        if scraping:
+        cold = float("nan")
+        if scraping:  # else no scrape at all while measuring: one would start pre-rendering
+            cold = scrape_ms(listen, times=1)  # nobody scraped before: rendered on demand
             scraper.start()
         cpu_start, bytes_start, first = cpu_seconds(process.pid), db_bytes(db), cycle_count(db)
         wait_cycles(db, first + cycles, timeout=interval * (cycles + 4) + 30)
         cpu_used, last = cpu_seconds(process.pid) - cpu_start, cycle_count(db)
         bytes_used = db_bytes(db) - bytes_start
         stop.set()
-        scrape_ms(listen, times=1)  # if nobody scraped: pre-rendered from now on
+        if not scraping:
+            cold = scrape_ms(listen, times=1)  # from now on pre-rendered after each cycle
         wait_cycles(db, last + 1, timeout=interval * 3 + 30)
         time.sleep(min(1.0, interval / 3))
         scrape = scrape_ms(listen)
