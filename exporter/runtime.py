@@ -18,7 +18,7 @@ from exporter.cycle import Cycle, CycleAborted, CyclePlan, CycleRunner, internet
 from exporter.dockerengine import DockerEngine
 from exporter.exposition import Exposition
 from exporter.host import HostSampler
-from exporter.metrics import CycleCollector, registry_for
+from exporter.metrics import CycleCollector
 from exporter.probes.base import ProbeDeps
 from exporter.probes.registry import PROBES, STARTERS
 from exporter.schedule import after, first_tick
@@ -119,7 +119,7 @@ class Exporter:
         self.config = config
         self.store = store
         self.collector = CycleCollector(__version__)
-        self.exposition = Exposition(self.collector, registry_for(self.collector))
+        self.exposition = Exposition(self.collector)
         self._started = time.time()
         self._last_prune = 0.0
         self._backlog: deque[Cycle] = deque(maxlen=BACKLOG_CYCLES)
