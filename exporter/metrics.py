@@ -161,13 +161,13 @@ def _phases(outcome: ServiceOutcome) -> Samples:
 
 
 def _ip_family(outcome: ServiceOutcome) -> Samples:
-    family = outcome.result.facts.get(base.FACT_IP_FAMILY)
+    family = outcome.result.facts.get(base.Fact.IP_FAMILY)
     if family in ("ipv4", "ipv6"):
         yield (), 4.0 if family == "ipv4" else 6.0
 
 
 def _cert_expiry(outcome: ServiceOutcome) -> Samples:
-    expiry = outcome.result.facts.get(base.FACT_TLS_CERT_EXPIRY)
+    expiry = outcome.result.facts.get(base.Fact.TLS_CERT_EXPIRY)
     if isinstance(expiry, int | float) and not isinstance(expiry, bool):
         yield (), float(expiry)
 
