@@ -20,14 +20,6 @@ from hbmon.db.cycles import MonitoringCycle, ServiceCheck
 
 PRUNE_BATCH = 200  # cycles per delete transaction: short locks, so the alerter never waits long
 PRUNE_MAX_BATCHES = 25  # per prune call; the rest waits for the next call
-# Probe facts with a column of their own; every other fact goes into `details` as JSON.
-_COLUMN_FACTS: dict[str, peewee.Field] = {
-    base.FACT_IP_FAMILY: ServiceCheck.ip_family,
-    base.FACT_CONNECTION_REUSED: ServiceCheck.connection_reused,
-    base.FACT_TLS_CERT_EXPIRY: ServiceCheck.tls_cert_expiry,
-    base.FACT_CONTAINER_STATE: ServiceCheck.container_state,
-    base.FACT_RESTART_COUNT: ServiceCheck.restart_count,
-}
 _PHASE_COLUMNS: dict[str, peewee.Field] = {
     "dns": ServiceCheck.dns_ms,
     "connect": ServiceCheck.connect_ms,
@@ -50,7 +42,8 @@ _FIXED_AT = tuple(
     )
 )
 _PHASE_AT = {phase: _AT[field] for phase, field in _PHASE_COLUMNS.items()}
-_FACT_AT = {fact: _AT[field] for fact, field in _COLUMN_FACTS.items()}
+# A probe fact named like a column is stored in it; every other fact goes into `details`.
+_FACT_AT = {f.column_name: _AT[f] for f in cycles.CHECK_FIELDS if f.column_name in set(base.Fact)}
 _DETAILS_AT = _AT[ServiceCheck.details]
 
 
