@@ -16,6 +16,7 @@ from exporter.host import HostSampler
 from exporter.loop import GridLoop
 from exporter.probes.base import ProbeDeps
 from exporter.probes.registry import PROBES, STARTERS
+from exporter.statuspage.serve import status_routes
 from exporter.store import Store
 from hbmon.httpserver import serve
 from hbmon.net.client import HttpClient
@@ -105,12 +106,15 @@ class ExporterApp:
 
     def __init__(self, config: ExporterConfig) -> None:
         self.config = config
-        self.store = Store(config.db_path, config.tz, config.interval)  # SchemaError: unusable
+        # SchemaError: unusable
+        self.store = Store(config.db_path, config.tz, config.interval, config.history_days)
         self.loop = GridLoop(config, self.store)
 
     def serve(self) -> None:
-        """Bind EXPORTER_LISTEN (OSError when taken) and answer /metrics and /healthz."""
-        serve(self.config.listen, self.loop.exposition.scrape, self.loop.health)
+        """Bind EXPORTER_LISTEN (OSError when taken) and answer /metrics, /healthz and the
+        status page."""
+        pages = status_routes(self.config, self.store, lambda: self.loop.collector.last_cycle)
+        serve(self.config.listen, self.loop.exposition.scrape, self.loop.health, pages)
 
     def run(self, stop: threading.Event) -> None:
         with probing(self.config) as probes:

@@ -1,8 +1,9 @@
-"""Writes each cycle to SQLite in one transaction and prunes old history in small batches."""
+"""Writes each cycle to SQLite in one transaction, feeds the rollups, prunes old history."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,9 @@ from zoneinfo import ZoneInfo
 import peewee
 
 from exporter.cycle import Cycle, ServiceOutcome
+from exporter.history.recorder import Recorder
 from exporter.probes import base
-from hbmon.db import cycles
+from hbmon.db import cycles, rollups
 from hbmon.db.connection import open_database
 from hbmon.db.cycles import MonitoringCycle, ServiceCheck
 
@@ -52,11 +54,21 @@ def _ms(seconds: float | None) -> float | None:
 class Store:
     """The exporter's only way into the database (it is the sole writer of its tables)."""
 
-    def __init__(self, path: Path, tz: ZoneInfo, interval: float | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        tz: ZoneInfo,
+        interval: float | None = None,
+        history_days: float = 400.0,
+    ) -> None:
         self._tz = tz
         self._interval = interval
+        self._history_days = history_days
         self.database: peewee.SqliteDatabase = open_database(path)
         cycles.migrate(self.database, tz)
+        rollups.migrate(self.database)
+        self.history = Recorder(self.database, tz)
+        self.history.recover(time.time())
 
     def close(self) -> None:
         self.database.close()
@@ -68,6 +80,10 @@ class Store:
             checks = [self._check_row(cycle_id, outcome) for outcome in cycle.services]
             if checks:
                 cycles.insert_checks(self.database, checks)
+        self.history.observe(
+            cycle.started_at,
+            ((o.spec.name, o.result.status, _ms(o.result.latency_s)) for o in cycle.services),
+        )
         return cycle_id
 
     def _cycle_row(self, cycle: Cycle) -> dict[peewee.Field, Any]:
@@ -120,7 +136,9 @@ class Store:
         return row
 
     def prune(self, cutoff: float) -> int:
-        """Delete cycles started before `cutoff` (and their checks); returns cycles deleted."""
+        """Delete cycles started before `cutoff` (and their checks) and rollups older than
+        `history_days`; returns cycles deleted."""
+        self._prune_history(time.time() - self._history_days * 86400.0)
         deleted = 0
         for _ in range(PRUNE_MAX_BATCHES):
             with self.database.atomic("IMMEDIATE"):
@@ -129,3 +147,8 @@ class Store:
                 break
             deleted += removed
         return deleted
+
+    def _prune_history(self, cutoff: float) -> None:
+        day = datetime.fromtimestamp(cutoff, self._tz).date().isoformat()
+        with self.database.atomic("IMMEDIATE"):
+            rollups.delete_before(self.database, int(cutoff), day)
