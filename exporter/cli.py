@@ -11,10 +11,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from exporter.app import ExporterApp, probing
 from exporter.config import ExporterConfig, plaintext_secrets
 from exporter.cycle import Cycle
-from exporter.runtime import Exporter, probing
-from exporter.store import Store
 from hbmon import __version__, logs, settings
 from hbmon.db.schema import SchemaError
 from hbmon.envload import load_or_exit
@@ -125,13 +124,12 @@ def run_forever(config: ExporterConfig) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        store = Store(config.db_path, config.tz, config.interval)
+        app = ExporterApp(config)
     except SchemaError as error:
         print(f"{PROG}: cannot use {config.db_path}: {error}", file=sys.stderr)
         return 1
-    exporter = Exporter(config, store)
     try:
-        exporter.serve()
+        app.serve()
     except OSError as error:
         print(f"{PROG}: cannot listen on {config.listen}: {error.strerror}", file=sys.stderr)
         return 1
@@ -143,9 +141,8 @@ def run_forever(config: ExporterConfig) -> int:
         listen=str(config.listen),
         db=str(config.db_path),
     )
-    with probing(config) as probes:
-        exporter.run(probes, stop)
-    store.close()
+    app.run(stop)
+    app.close()
     log.info("exporter.stopped")
     # Probe threads may still sit in a network budget or a DNS lookup; they hold nothing we
     # need (the database is closed), so exit now instead of joining them.

@@ -51,6 +51,10 @@ class ExporterConfig(CommonSettings):
     ping_url: str = table.PING_URL.default
     listen: ListenAddress = table.LISTEN.default
     retention_days: float = table.RETENTION_DAYS.default
+    history_days: float = table.HISTORY_DAYS.default
+    status_page: bool = table.STATUS_PAGE.default
+    status_page_title: str = table.STATUS_PAGE_TITLE.default
+    status_page_public: bool = table.STATUS_PAGE_PUBLIC.default
     disk_path: str = table.DISK_PATH.default
     max_redirects: int = table.MAX_REDIRECTS.default
     max_body_bytes: int = table.MAX_BODY_BYTES.default

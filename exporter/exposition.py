@@ -9,18 +9,18 @@ from __future__ import annotations
 import threading
 import time
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import generate_latest
 
-from exporter.metrics import CycleCollector
+from exporter.metrics import CycleCollector, registry_for, service_text
 
 # Pre-render after a cycle only if someone scraped within this many seconds.
 SCRAPED_RECENTLY_S = 120.0
 
 
 class Exposition:
-    def __init__(self, collector: CycleCollector, registry: CollectorRegistry) -> None:
+    def __init__(self, collector: CycleCollector) -> None:
         self._collector = collector
-        self._registry = registry
+        self._registry = registry_for(collector)
         self._lock = threading.Lock()
         self._rendered_version = -1
         self._text = b""
@@ -38,6 +38,16 @@ class Exposition:
         with self._lock:
             version = self._collector.version
             if version != self._rendered_version:
-                self._text = generate_latest(self._registry)
+                self._text = b""  # scrapes wait on the lock: the old text need not outlive this
+                self._text = self._render()
                 self._rendered_version = version
             return self._text
+
+    def _render(self) -> bytes:
+        """The collector's families, then its cycle's services, both of one published cycle."""
+        while True:
+            published = self._collector.published
+            head = generate_latest(self._registry)
+            if self._collector.published is published:  # no cycle published in between
+                cycle = published.cycle
+                return head + (service_text(cycle.services) if cycle is not None else b"")

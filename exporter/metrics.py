@@ -1,9 +1,9 @@
-"""Prometheus collector that builds every metric family from the last completed cycle."""
+"""The /metrics families of the last completed cycle: a collector, and per-service text."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
@@ -14,6 +14,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from exporter.cycle import Cycle, ServiceOutcome
 from exporter.probes import base
@@ -30,7 +31,11 @@ class Published:
 
 
 class CycleCollector(Collector):
-    """Holds a reference to the latest cycle; a removed service vanishes by construction."""
+    """Holds a reference to the latest cycle; a removed service vanishes by construction.
+
+    `collect` yields the process and cycle families; the per-service ones (15 samples a
+    service) are written as text by `service_text`, which `Exposition` appends.
+    """
 
     def __init__(self, version: str) -> None:
         self._version = version
@@ -45,6 +50,10 @@ class CycleCollector(Collector):
                 cycles_total=current.cycles_total + 1,
                 skipped_ticks_total=current.skipped_ticks_total + cycle.skipped_ticks,
             )
+
+    @property
+    def published(self) -> Published:
+        return self._published
 
     @property
     def last_cycle(self) -> Cycle | None:
@@ -70,7 +79,6 @@ class CycleCollector(Collector):
         )
         if published.cycle is not None:
             yield from _cycle_metrics(published.cycle)
-            yield from _service_metrics(published.cycle.services)
 
 
 def registry_for(collector: CycleCollector) -> CollectorRegistry:
@@ -118,16 +126,22 @@ def _cycle_metrics(cycle: Cycle) -> Iterator[Metric]:
     )
 
 
-Samples = Iterator[tuple[tuple[str, ...], float]]
+Samples = Iterable[tuple[tuple[str, ...], float]]
 
 
 def _up(outcome: ServiceOutcome) -> Samples:
     yield (outcome.spec.kind,), float(outcome.result.healthy)
 
 
+# The one-hot samples of each status, built once: six lines a service, every render.
+_ONE_HOT = {
+    status: tuple(((candidate.value,), float(status is candidate)) for candidate in Status)
+    for status in Status
+}
+
+
 def _status(outcome: ServiceOutcome) -> Samples:
-    for candidate in Status:
-        yield (candidate.value,), float(outcome.result.status is candidate)
+    return _ONE_HOT[outcome.result.status]
 
 
 def _latency(outcome: ServiceOutcome) -> Samples:
@@ -147,13 +161,13 @@ def _phases(outcome: ServiceOutcome) -> Samples:
 
 
 def _ip_family(outcome: ServiceOutcome) -> Samples:
-    family = outcome.result.facts.get(base.FACT_IP_FAMILY)
+    family = outcome.result.facts.get(base.Fact.IP_FAMILY)
     if family in ("ipv4", "ipv6"):
         yield (), 4.0 if family == "ipv4" else 6.0
 
 
 def _cert_expiry(outcome: ServiceOutcome) -> Samples:
-    expiry = outcome.result.facts.get(base.FACT_TLS_CERT_EXPIRY)
+    expiry = outcome.result.facts.get(base.Fact.TLS_CERT_EXPIRY)
     if isinstance(expiry, int | float) and not isinstance(expiry, bool):
         yield (), float(expiry)
 
@@ -182,10 +196,50 @@ _SERVICE_FAMILIES: tuple[
 )
 
 
-def _service_metrics(outcomes: tuple[ServiceOutcome, ...]) -> Iterator[Metric]:
+_go_float: Callable[[float], str] = (
+    floatToGoString  # 1.0, 1.9e+09, +Inf: what generate_latest writes
+)
+
+
+def service_text(outcomes: Sequence[ServiceOutcome]) -> bytes:
+    """The per-service families in the text format, exactly as prometheus_client writes them
+    (labels sorted by name), but without a Sample and a label dict per line: at N = 10,000
+    that was ~1.2 s of CPU and ~40 MB for each render of 150,000 lines.
+
+    Service names are escaped; the other label values (kinds, statuses, phases) are
+    identifiers, with nothing to escape.
+    """
+    services = [(_escape(outcome.spec.name), outcome) for outcome in outcomes]
+    chunks = []
     for name, doc, labels, samples in _SERVICE_FAMILIES:
-        family = GaugeMetricFamily(name, doc, labels=["service", *labels])
-        for outcome in outcomes:
-            for values, value in samples(outcome):
-                family.add_metric([outcome.spec.name, *values], value)
-        yield family
+        line = _line_template(name, labels).format
+        lines = [f"# HELP {name} {_escape_doc(doc)}\n# TYPE {name} gauge\n"]
+        lines.extend(
+            line(service, *values, _float_text(value))
+            for service, outcome in services
+            for values, value in samples(outcome)
+        )
+        chunks.append("".join(lines).encode())
+    return b"".join(chunks)
+
+
+def _line_template(name: str, labels: tuple[str, ...]) -> str:
+    """`name{a="{0}",b="{1}"} {2}` with the labels sorted by name, service first in fields."""
+    fields = sorted([("service", 0), *((label, i + 1) for i, label in enumerate(labels))])
+    pairs = ",".join(f'{label}="{{{index}}}"' for label, index in fields)
+    return f"{name}{{{{{pairs}}}}} {{{len(labels) + 1}}}\n"
+
+
+def _float_text(value: float) -> str:
+    """floatToGoString's answer; Python's repr is that answer below a million (bar -Inf)."""
+    if type(value) is float and -1e308 < value < 1e6:
+        return repr(value)
+    return _go_float(value)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def _escape_doc(doc: str) -> str:
+    return doc.replace("\\", r"\\").replace("\n", r"\n")

@@ -1,8 +1,9 @@
-"""Writes each cycle to SQLite in one transaction and prunes old history in small batches."""
+"""Writes each cycle to SQLite in one transaction, feeds the rollups, prunes old history."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,21 +12,14 @@ from zoneinfo import ZoneInfo
 import peewee
 
 from exporter.cycle import Cycle, ServiceOutcome
+from exporter.history.recorder import Recorder
 from exporter.probes import base
-from hbmon.db import cycles
+from hbmon.db import cycles, rollups
 from hbmon.db.connection import open_database
 from hbmon.db.cycles import MonitoringCycle, ServiceCheck
 
 PRUNE_BATCH = 200  # cycles per delete transaction: short locks, so the alerter never waits long
 PRUNE_MAX_BATCHES = 25  # per prune call; the rest waits for the next call
-# Probe facts with a column of their own; every other fact goes into `details` as JSON.
-_COLUMN_FACTS: dict[str, peewee.Field] = {
-    base.FACT_IP_FAMILY: ServiceCheck.ip_family,
-    base.FACT_CONNECTION_REUSED: ServiceCheck.connection_reused,
-    base.FACT_TLS_CERT_EXPIRY: ServiceCheck.tls_cert_expiry,
-    base.FACT_CONTAINER_STATE: ServiceCheck.container_state,
-    base.FACT_RESTART_COUNT: ServiceCheck.restart_count,
-}
 _PHASE_COLUMNS: dict[str, peewee.Field] = {
     "dns": ServiceCheck.dns_ms,
     "connect": ServiceCheck.connect_ms,
@@ -48,7 +42,8 @@ _FIXED_AT = tuple(
     )
 )
 _PHASE_AT = {phase: _AT[field] for phase, field in _PHASE_COLUMNS.items()}
-_FACT_AT = {fact: _AT[field] for fact, field in _COLUMN_FACTS.items()}
+# A probe fact named like a column is stored in it; every other fact goes into `details`.
+_FACT_AT = {f.column_name: _AT[f] for f in cycles.CHECK_FIELDS if f.column_name in set(base.Fact)}
 _DETAILS_AT = _AT[ServiceCheck.details]
 
 
@@ -59,11 +54,21 @@ def _ms(seconds: float | None) -> float | None:
 class Store:
     """The exporter's only way into the database (it is the sole writer of its tables)."""
 
-    def __init__(self, path: Path, tz: ZoneInfo, interval: float | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        tz: ZoneInfo,
+        interval: float | None = None,
+        history_days: float = 400.0,
+    ) -> None:
         self._tz = tz
         self._interval = interval
+        self._history_days = history_days
         self.database: peewee.SqliteDatabase = open_database(path)
         cycles.migrate(self.database, tz)
+        rollups.migrate(self.database)
+        self.history = Recorder(self.database, tz)
+        self.history.recover(time.time())
 
     def close(self) -> None:
         self.database.close()
@@ -75,6 +80,10 @@ class Store:
             checks = [self._check_row(cycle_id, outcome) for outcome in cycle.services]
             if checks:
                 cycles.insert_checks(self.database, checks)
+        self.history.observe(
+            cycle.started_at,
+            ((o.spec.name, o.result.status, _ms(o.result.latency_s)) for o in cycle.services),
+        )
         return cycle_id
 
     def _cycle_row(self, cycle: Cycle) -> dict[peewee.Field, Any]:
@@ -127,7 +136,9 @@ class Store:
         return row
 
     def prune(self, cutoff: float) -> int:
-        """Delete cycles started before `cutoff` (and their checks); returns cycles deleted."""
+        """Delete cycles started before `cutoff` (and their checks) and rollups older than
+        `history_days`; returns cycles deleted."""
+        self._prune_history(time.time() - self._history_days * 86400.0)
         deleted = 0
         for _ in range(PRUNE_MAX_BATCHES):
             with self.database.atomic("IMMEDIATE"):
@@ -136,3 +147,8 @@ class Store:
                 break
             deleted += removed
         return deleted
+
+    def _prune_history(self, cutoff: float) -> None:
+        day = datetime.fromtimestamp(cutoff, self._tz).date().isoformat()
+        with self.database.atomic("IMMEDIATE"):
+            rollups.delete_before(self.database, int(cutoff), day)

@@ -24,6 +24,7 @@ from hbmon.settings import (
     integer,
     listen,
     number,
+    text,
     url,
 )
 
@@ -95,6 +96,10 @@ def _hosts(reader: EnvReader, name: str, default: tuple[str, ...]) -> tuple[str,
     return tuple(hosts) or default
 
 
+def _boolean(reader: EnvReader, name: str, default: bool) -> bool:
+    return reader.boolean(name, default)
+
+
 def _override(config: Any, part: str) -> Any:
     override = config.net.dns_override
     return None if override is None else getattr(override, part)
@@ -122,14 +127,40 @@ LISTEN = Setting(
     "listen",
     listen,
     ListenAddress("0.0.0.0", 9877),
-    "Address of /metrics and /healthz ([::]:9877 for IPv6).",
+    "Address of /metrics, /healthz and the status page ([::]:9877 for IPv6).",
 )
 RETENTION_DAYS = Setting(
     "RETENTION_DAYS",
     "retention_days",
     number(maximum=MAX_DAYS),
-    30.0,
-    "Cycles older than this are pruned.",
+    7.0,
+    "Raw cycles older than this are pruned (the hourly and daily rollups stay).",
+)
+HISTORY_DAYS = Setting(
+    "HISTORY_DAYS",
+    "history_days",
+    number(maximum=MAX_DAYS),
+    400.0,
+    "Hourly and daily rollups (the status page's history) older than this are pruned.",
+)
+STATUS_PAGE = Setting(
+    "STATUS_PAGE",
+    "status_page",
+    _boolean,
+    True,
+    "`on` serves the status page, its JSON and badges on EXPORTER_LISTEN; `off` does not.",
+    show=lambda value: "on" if value else "off",
+)
+STATUS_PAGE_TITLE = Setting(
+    "STATUS_PAGE_TITLE", "status_page_title", text, "Status", "The status page's title."
+)
+STATUS_PAGE_PUBLIC = Setting(
+    "STATUS_PAGE_PUBLIC",
+    "status_page_public",
+    _boolean,
+    False,
+    "`true` hides URLs, reasons, host metrics and anything internal (for users to see).",
+    show=lambda value: "true" if value else "false",
 )
 DISK_PATH = Setting[str](
     "DISK_PATH", "disk_path", existing_path, "/", "The filesystem whose usage is reported."
@@ -198,6 +229,10 @@ EXPORTER_SETTINGS: tuple[Setting[Any], ...] = (
     PING_URL,
     LISTEN,
     RETENTION_DAYS,
+    HISTORY_DAYS,
+    STATUS_PAGE,
+    STATUS_PAGE_TITLE,
+    STATUS_PAGE_PUBLIC,
     DISK_PATH,
     *NET_SETTINGS,
     DOCKER_HOST,

@@ -1,4 +1,4 @@
-"""The small HTTP endpoint both processes serve: `/metrics` and `/healthz`."""
+"""The small HTTP endpoint both processes serve: `/metrics`, `/healthz` and optional routes."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from hbmon.envconfig import ListenAddress
 
 HealthCheck = Callable[[], tuple[bool, str]]
 Render = Callable[[], bytes]
+Response = tuple[HTTPStatus, bytes, str]  # status, body, content type
+Routes = Callable[[str], Response | None]  # None: not one of these routes
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     render: Render
     health: HealthCheck
+    routes: Routes | None
 
 
 class _V6Server(_Server):
@@ -38,6 +41,8 @@ class _Handler(BaseHTTPRequestHandler):
             healthy, detail = self.server.health()
             status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
             self._send(status, (detail + "\n").encode(), "text/plain; charset=utf-8")
+        elif self.server.routes is not None and (found := self.server.routes(path)) is not None:
+            self._send(*found)
         else:
             self._send(HTTPStatus.NOT_FOUND, b"not found: try /metrics or /healthz\n", "text/plain")
 
@@ -52,11 +57,14 @@ class _Handler(BaseHTTPRequestHandler):
         """Scrapes are not events worth a log line."""
 
 
-def serve(listen: ListenAddress, render: Render, health: HealthCheck) -> _Server:
+def serve(
+    listen: ListenAddress, render: Render, health: HealthCheck, routes: Routes | None = None
+) -> _Server:
     """Bind (raising OSError when the address is taken) and serve on a daemon thread."""
     server_class = _V6Server if ":" in listen.host else _Server
     server = server_class((listen.host, listen.port), _Handler)
     server.render = render
     server.health = health
+    server.routes = routes
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server

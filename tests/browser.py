@@ -63,6 +63,10 @@ class Browser:
         """The whole page as a PNG, not only the window's height."""
         metrics = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
         size = metrics["cssContentSize"]
+        # Captured beyond the viewport, the page is laid out without its vertical scrollbar, so
+        # at the window's full width: clipping to the content width measured with the scrollbar
+        # would cut the right edge off.
+        width = max(size["width"], self.driver.execute_script("return window.innerWidth"))
         shot = self.driver.execute_cdp_cmd(
             "Page.captureScreenshot",
             {
@@ -71,7 +75,7 @@ class Browser:
                 "clip": {
                     "x": 0,
                     "y": 0,
-                    "width": size["width"],
+                    "width": width,
                     "height": size["height"],
                     "scale": 1,
                 },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from hbmon.status import Status
@@ -15,12 +16,22 @@ if TYPE_CHECKING:
 
 FactValue = str | int | float | bool | None
 
-# Well-known keys of ProbeResult.facts; the store maps these to columns.
-FACT_IP_FAMILY = "ip_family"  # "ipv4" | "ipv6"
-FACT_CONNECTION_REUSED = "connection_reused"  # bool
-FACT_TLS_CERT_EXPIRY = "tls_cert_expiry"  # leaf notAfter, UTC epoch seconds
-FACT_CONTAINER_STATE = "container_state"  # running, exited, paused, ...
-FACT_RESTART_COUNT = "restart_count"  # int
+
+class Fact(StrEnum):
+    """Every key of ProbeResult.facts, declared once. A fact named like a column of the checks
+    table is stored in that column; every other one goes into its `details` JSON."""
+
+    IP_FAMILY = "ip_family"  # "ipv4" | "ipv6"
+    CONNECTION_REUSED = "connection_reused"  # bool
+    TLS_CERT_EXPIRY = "tls_cert_expiry"  # leaf notAfter, UTC epoch seconds
+    REDIRECTS = "redirects"  # int: hops followed
+    FINAL_URL = "final_url"  # the last hop's URL, without credentials or query string
+    CONTAINER_STATE = "container_state"  # running, exited, paused, ...
+    RESTART_COUNT = "restart_count"  # int
+    EXIT_CODE = "exit_code"  # int, of a container that is not running
+    ENGINE_ERROR = "engine_error"  # why the Docker engine could not be asked
+
+
 PHASES = ("dns", "connect", "tls", "ttfb")  # keys of ProbeResult.phases, in seconds
 
 

@@ -7,8 +7,7 @@ import time
 from exporter.config import ServiceSpec
 from exporter.dockerengine import ContainerDetails, DockerView, EngineUnreachable
 from exporter.probes.base import (
-    FACT_CONTAINER_STATE,
-    FACT_RESTART_COUNT,
+    Fact,
     FactValue,
     ProbeDeps,
     ProbeResult,
@@ -33,7 +32,7 @@ def probe(spec: ServiceSpec, *, timeout: float, deps: ProbeDeps) -> ProbeResult:
         details = _look_up(deps.docker, spec.target)
     except EngineUnreachable as error:
         elapsed = time.monotonic() - started
-        facts = {"engine_error": error.cause}
+        facts: dict[str, FactValue] = {Fact.ENGINE_ERROR: error.cause}
         return ProbeResult(Status.UNKNOWN, latency_s=elapsed, reason=UNREACHABLE, facts=facts)
     elapsed = time.monotonic() - started
     if details is None:
@@ -76,11 +75,11 @@ def _not_running_reason(details: ContainerDetails) -> str:
 
 def _facts(details: ContainerDetails) -> dict[str, FactValue]:
     facts: dict[str, FactValue] = {
-        FACT_CONTAINER_STATE: details.state,
-        FACT_RESTART_COUNT: details.restart_count,
+        Fact.CONTAINER_STATE: details.state,
+        Fact.RESTART_COUNT: details.restart_count,
         "health": details.health,
         "oom_killed": details.oom_killed,
     }
     if details.state != "running":
-        facts["exit_code"] = details.exit_code
+        facts[Fact.EXIT_CODE] = details.exit_code
     return facts

@@ -6,9 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from exporter.probes.base import (
-    FACT_CONNECTION_REUSED,
-    FACT_IP_FAMILY,
-    FACT_TLS_CERT_EXPIRY,
+    Fact,
     FactValue,
     ProbeDeps,
     ProbeResult,
@@ -19,8 +17,6 @@ from hbmon.status import Status
 if TYPE_CHECKING:
     from exporter.config import ServiceSpec
 
-FACT_REDIRECTS = "redirects"  # int: hops followed
-FACT_FINAL_URL = "final_url"  # the last hop's URL, without credentials or query string
 
 # A redirect that goes nowhere is an answer from the service, not a transport failure.
 _ERROR_KINDS = {ErrorKind.TIMEOUT: Status.TIMEOUT, ErrorKind.REDIRECT: Status.ERROR}
@@ -83,12 +79,12 @@ def _verdict(reply: HttpReply) -> tuple[Status, str | None]:
 
 def _facts(reply: HttpReply) -> dict[str, FactValue]:
     facts: dict[str, FactValue] = {
-        FACT_CONNECTION_REUSED: reply.connection_reused,
-        FACT_REDIRECTS: reply.redirects,
-        FACT_FINAL_URL: reply.final_url,
+        Fact.CONNECTION_REUSED: reply.connection_reused,
+        Fact.REDIRECTS: reply.redirects,
+        Fact.FINAL_URL: reply.final_url,
     }
     if reply.ip_family is not None:
-        facts[FACT_IP_FAMILY] = reply.ip_family
+        facts[Fact.IP_FAMILY] = reply.ip_family
     if reply.tls_cert_expiry is not None:
-        facts[FACT_TLS_CERT_EXPIRY] = reply.tls_cert_expiry
+        facts[Fact.TLS_CERT_EXPIRY] = reply.tls_cert_expiry
     return facts

@@ -190,6 +190,8 @@ def render(snapshot: StatusSnapshot) -> str:
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<meta http-equiv="refresh" content="{int(snapshot.refresh_seconds)}">'
         '<meta name="color-scheme" content="light dark">'
+        # An inline empty icon: no favicon request, so no 404 in the browser's console.
+        '<link rel="icon" href="data:,">'
         f"<title>{title}</title><style>{_CSS}</style></head><body><main>"
         f'<header><h1>{title}</h1><div class="muted">{last}</div></header>'
         f'<section class="banner {overall.value}" role="status">{BANNER_TEXT[overall]}</section>'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from html import escape
 
@@ -44,14 +45,22 @@ def day_tooltip(bar: DayBar) -> str:
 def day_bars(days: Sequence[DayBar]) -> str:
     """One rect per day with a <title> tooltip; scales to any width through its viewBox."""
     width = len(days) * (_BAR_W + _BAR_GAP) - _BAR_GAP
-    rects = "".join(
-        f'<rect x="{i * (_BAR_W + _BAR_GAP)}" y="0" width="{_BAR_W}" height="{_BAR_H}" rx="1" '
-        f'fill="{uptime_colour(bar.uptime)}"><title>{escape(day_tooltip(bar))}</title></rect>'
-        for i, bar in enumerate(days)
-    )
+    rects = "".join(_day_rect(i, bar.day, bar.checks, bar.failures) for i, bar in enumerate(days))
     return (
         f'<svg class="days" viewBox="0 0 {max(width, 1)} {_BAR_H}" preserveAspectRatio="none" '
         f'role="img" aria-label="daily uptime, last {len(days)} days">{rects}</svg>'
+    )
+
+
+# Past days do not change between cycles: each page at 1,000 services would otherwise format
+# the same 89,000 rects again (~0.8 s of a 2-core machine). Bounded: 90 days of 1,500 services.
+@functools.lru_cache(maxsize=135_000)
+def _day_rect(index: int, day: str, checks: int, failures: int) -> str:
+    bar = DayBar(day, checks, failures)
+    tooltip = escape(day_tooltip(bar))
+    return (
+        f'<rect x="{index * (_BAR_W + _BAR_GAP)}" y="0" width="{_BAR_W}" height="{_BAR_H}" '
+        f'rx="1" fill="{uptime_colour(bar.uptime)}"><title>{tooltip}</title></rect>'
     )
 
 
@@ -68,6 +77,8 @@ def sparkline(values_ms: Sequence[float | None]) -> str:
             runs.append([])
             continue
         runs[-1].append(f"{i * step:.1f},{19 - value / top * 18:.1f}")
+    # A lone hour (data on neither side) is drawn as a short dash, or it would not show at all.
+    runs = [_dash(run[0], step) if len(run) == 1 else run for run in runs]
     lines = "".join(
         f'<polyline points="{" ".join(run)}" fill="none" stroke="currentColor" '
         'stroke-width="1.2" vector-effect="non-scaling-stroke"/>'
@@ -79,6 +90,12 @@ def sparkline(values_ms: Sequence[float | None]) -> str:
         f'<svg class="spark" viewBox="0 0 100 20" preserveAspectRatio="none" role="img" '
         f'aria-label="{escape(label)}"><title>{escape(label)}</title>{lines}</svg>'
     )
+
+
+def _dash(point: str, step: float) -> list[str]:
+    x, y = (float(v) for v in point.split(","))
+    half = min(step / 3, 1.5)
+    return [f"{max(x - half, 0):.1f},{y:.1f}", f"{min(x + half, 100):.1f},{y:.1f}"]
 
 
 def _text_width(text: str) -> int:

@@ -221,3 +221,24 @@ def newest_cycle(db: peewee.SqliteDatabase, *, with_checks: bool = True) -> Cycl
 def count_cycles_after(db: peewee.SqliteDatabase, cursor: int) -> int:
     row = sql(db, f"SELECT count(*) FROM {_CYCLES} WHERE {_ID} > ?", (cursor,))  # noqa: S608
     return int(row.fetchone()[0])
+
+
+_SELECT_SAMPLES = (
+    f"SELECT c.started_at, s.{ServiceCheck.service_name.column_name}, "  # noqa: S608
+    f"s.{ServiceCheck.status.column_name}, s.{ServiceCheck.latency_ms.column_name} "
+    f"FROM {_CYCLES} c JOIN {_CHECKS} s ON s.{ServiceCheck.cycle.column_name} = c.{_ID} "
+    "WHERE c.started_at >= ? AND c.started_at < ? ORDER BY c.started_at"
+)
+
+
+def check_samples(
+    db: peewee.SqliteDatabase, start: float, end: float
+) -> list[tuple[float, str, str, float | None]]:
+    """(started_at, service, status, latency_ms) of each check of cycles started in [start, end):
+    what the rollups are rebuilt from after a restart."""
+    return [(r[0], r[1], r[2], r[3]) for r in sql(db, _SELECT_SAMPLES, (start, end))]
+
+
+def oldest_cycle_start(db: peewee.SqliteDatabase) -> float | None:
+    row = sql(db, f"SELECT min(started_at) FROM {_CYCLES}").fetchone()  # noqa: S608
+    return None if row is None or row[0] is None else float(row[0])

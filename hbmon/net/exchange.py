@@ -100,10 +100,11 @@ class Exchange:
 
     def next_route(self, hop: HopOutcome) -> Route | NetError | None:
         """Where to go after `hop`: a route, None when `hop` is the answer, or why not further."""
-        location = next((v for k, v in hop.headers if k.lower() == "location"), None)
-        if self.follow is None or hop.status not in REDIRECTS or location is None:
+        follow = self.follow if hop.status in REDIRECTS else None  # most answers end here
+        location = None if follow is None else _location(hop)
+        if follow is None or location is None:
             return None
-        limit, override = self.follow
+        limit, override = follow
         if self.redirects >= limit:
             return NetError(ErrorKind.REDIRECT, f"too many redirects (more than {limit})")
         try:
@@ -131,6 +132,10 @@ class Exchange:
             self.method = "HEAD" if self.method == "HEAD" else "GET"
             self.body = None
         self.route, self.redirects = route, self.redirects + 1
+
+
+def _location(hop: HopOutcome) -> str | None:
+    return next((v for k, v in hop.headers if k.lower() == "location"), None)
 
 
 def _keeps_secrets(old: Route, new: Route) -> bool:

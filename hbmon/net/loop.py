@@ -26,6 +26,7 @@ class CurlLoop:
         multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
         self._epoll = select.epoll()
         self._watched: dict[int, int] = {}  # fd -> epoll events, as libcurl asked
+        self._parked: set[int] = set()  # still registered, though libcurl no longer asks
         self._wake_r, self._wake_w = socket.socketpair()
         for end in (self._wake_r, self._wake_w):
             end.setblocking(False)
@@ -55,8 +56,10 @@ class CurlLoop:
             if fd == wake:
                 with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(4096)
-            else:
+            elif fd in self._watched:
                 self._multi.socket_action(fd, _curl_events(mask))
+            else:  # a parked connection's peer closed or spoke: libcurl finds out on reuse
+                self._forget(fd)
         if self._timer_at is not None and self._timer_at <= time.monotonic():
             self._timer_at = None
             self._multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
@@ -70,22 +73,36 @@ class CurlLoop:
         self._wake_w.close()
 
     def _on_socket(self, what: int, fd: int, multi: object, data: object) -> None:
+        """Follow libcurl's wishes with as few epoll_ctl calls as possible: a socket it stops
+        watching (a kept-alive connection back in its cache) stays registered, parked, so that
+        its next transfer costs one `modify` instead of an unregister and a register."""
         watched = self._watched
         if what == pycurl.POLL_REMOVE:
             if watched.pop(fd, None) is not None:
-                with contextlib.suppress(OSError):  # libcurl may have closed it already
-                    self._epoll.unregister(fd)
+                self._parked.add(fd)
             return
         events = (select.EPOLLIN if what & pycurl.POLL_IN else 0) | (
             select.EPOLLOUT if what & pycurl.POLL_OUT else 0
         )
         if watched.get(fd) == events:
             return
+        known = fd in watched or fd in self._parked
         watched[fd] = events
+        self._parked.discard(fd)
         try:
+            if known:
+                self._epoll.modify(fd, events)
+            else:
+                self._epoll.register(fd, events)
+        except FileNotFoundError:  # closed while parked (epoll forgot it); a new socket now
             self._epoll.register(fd, events)
         except FileExistsError:
             self._epoll.modify(fd, events)
+
+    def _forget(self, fd: int) -> None:
+        self._parked.discard(fd)
+        with contextlib.suppress(OSError):  # libcurl may have closed it already
+            self._epoll.unregister(fd)
 
     def _on_timer(self, ms: int) -> None:
         self._timer_at = None if ms < 0 else time.monotonic() + ms / 1000

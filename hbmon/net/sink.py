@@ -99,22 +99,23 @@ def _fields(lines: list[bytes]) -> list[tuple[str, str]]:
     fields: list[tuple[str, str]] = []
     for line in lines:
         text = line.decode("latin-1")
-        if text[:1] in (" ", "\t") and fields:  # obsolete line folding
+        if text[0] in " \t" and fields:  # obsolete line folding
             name, value = fields[-1]
             fields[-1] = (name, f"{value} {text.strip()}")
             continue
         name, sep, value = text.partition(":")
-        if sep and name.strip():
-            fields.append((name.strip(), value.strip()))
+        if sep and (name := name.strip()):
+            fields.append((name, value.strip()))
     return fields
 
 
 def _framing_problem(version: str, headers: list[tuple[str, str]]) -> str | None:
     """RFC 9112 section 6.3 framing that libcurl accepts but that must not keep a connection."""
-    lengths = any(k.lower() == "content-length" for k, _ in headers)
-    chunked = any(k.lower() == "transfer-encoding" for k, _ in headers)
-    if chunked and lengths:
+    names = {name.lower() for name, _ in headers}
+    if "transfer-encoding" not in names:
+        return None  # conflicting Content-Length values: libcurl refuses those itself
+    if "content-length" in names:
         return "both Content-Length and Transfer-Encoding"
-    if chunked and version == "HTTP/1.0":
+    if version == "HTTP/1.0":
         return "Transfer-Encoding in an HTTP/1.0 response"
-    return None  # conflicting Content-Length values: libcurl refuses those itself
+    return None

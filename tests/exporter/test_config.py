@@ -182,7 +182,7 @@ def test_defaults_match_the_previous_agent() -> None:
     assert str(config.db_path) == "data/metrics.db"
     assert config.ping_url == "http://www.google.com"
     assert str(config.listen) == "0.0.0.0:9877"
-    assert config.retention_days == 30.0
+    assert config.retention_days == 7.0  # issue 12: raw cycles 7 days, rollups HISTORY_DAYS
     assert config.services == ()
 
 

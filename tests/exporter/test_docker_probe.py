@@ -11,7 +11,7 @@ import pytest
 
 from exporter.config import ServiceSpec
 from exporter.dockerengine import DockerEngine, DockerView
-from exporter.probes.base import FACT_CONTAINER_STATE, FACT_RESTART_COUNT, ProbeDeps, ProbeResult
+from exporter.probes.base import Fact, ProbeDeps, ProbeResult
 from exporter.probes.docker import NOT_FOUND, probe
 from hbmon.status import Status
 from tests.support import wait_for
@@ -59,8 +59,8 @@ def test_running_container_without_healthcheck_is_healthy(
 
     assert result.status is Status.HEALTHY
     assert result.reason is None
-    assert result.facts[FACT_CONTAINER_STATE] == "running"
-    assert result.facts[FACT_RESTART_COUNT] == 0
+    assert result.facts[Fact.CONTAINER_STATE] == "running"
+    assert result.facts[Fact.RESTART_COUNT] == 0
     assert result.facts["health"] is None
     assert result.latency_s is not None
     assert 0 < result.latency_s < 10
@@ -86,7 +86,7 @@ def test_exited_container_is_down_with_its_exit_code(
     )
 
     assert result.status is Status.DOWN
-    assert result.facts[FACT_CONTAINER_STATE] == "exited"
+    assert result.facts[Fact.CONTAINER_STATE] == "exited"
     assert result.facts["exit_code"] == 3
     assert result.facts["oom_killed"] is False
 
@@ -100,7 +100,7 @@ def test_paused_container_is_down(
     result = probe_fresh(engine, container_name)
 
     assert (result.status, result.reason) == (Status.DOWN, "paused")
-    assert result.facts[FACT_CONTAINER_STATE] == "paused"
+    assert result.facts[Fact.CONTAINER_STATE] == "paused"
 
 
 def test_created_but_never_started_container_is_down(
@@ -125,7 +125,7 @@ def test_running_but_unhealthy_container_is_down_with_check_output(
     )
 
     assert result.reason == "unhealthy: boom"
-    assert result.facts[FACT_CONTAINER_STATE] == "running"
+    assert result.facts[Fact.CONTAINER_STATE] == "running"
     assert result.facts["health"] == "unhealthy"
 
 
@@ -159,7 +159,7 @@ def test_missing_container_is_down_not_found(engine: DockerEngine, docker_engine
     result = probe_fresh(engine, f"hbtest-missing-{uuid.uuid4().hex[:10]}")
 
     assert (result.status, result.reason) == (Status.DOWN, NOT_FOUND)
-    assert FACT_RESTART_COUNT not in result.facts
+    assert Fact.RESTART_COUNT not in result.facts
 
 
 def test_restart_count_is_recorded_every_cycle(
@@ -169,17 +169,17 @@ def test_restart_count_is_recorded_every_cycle(
     run(container_name, busybox_image, *restart, command=("sh", "-c", "exit 1"))
 
     first = wait_for(
-        lambda: (r := probe_fresh(engine, container_name)).facts[FACT_RESTART_COUNT] and r,
+        lambda: (r := probe_fresh(engine, container_name)).facts[Fact.RESTART_COUNT] and r,
         timeout=30,
     )
     final = wait_for(
         lambda: (
-            (r := probe_fresh(engine, container_name)).facts[FACT_CONTAINER_STATE] == "exited"
-            and r.facts[FACT_RESTART_COUNT] == 3
+            (r := probe_fresh(engine, container_name)).facts[Fact.CONTAINER_STATE] == "exited"
+            and r.facts[Fact.RESTART_COUNT] == 3
             and r
         ),
         timeout=60,
     )
 
-    assert isinstance(first.facts[FACT_RESTART_COUNT], int)
+    assert isinstance(first.facts[Fact.RESTART_COUNT], int)
     assert (final.status, final.reason) == (Status.DOWN, "exited (code 1)")

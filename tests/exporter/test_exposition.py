@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from exporter.exposition import Exposition
-from exporter.metrics import CycleCollector, registry_for
+from exporter.metrics import CycleCollector
 from tests.exporter.test_store import http_outcome, make_cycle
 from tests.support import wait_for
 
 
 def exposition() -> tuple[CycleCollector, Exposition]:
     collector = CycleCollector("1")
-    return collector, Exposition(collector, registry_for(collector))
+    return collector, Exposition(collector)
 
 
 def test_scrape_reflects_each_new_cycle() -> None:

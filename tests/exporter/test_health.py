@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from exporter.app import ExporterApp
 from exporter.config import ExporterConfig
-from exporter.runtime import Exporter
-from exporter.store import Store
-from tests.exporter.test_store import LIMA, make_cycle
+from exporter.loop import GridLoop
+from tests.exporter.test_store import make_cycle
 
 
-def exporter(tmp_path: Path) -> Exporter:
-    config = ExporterConfig.from_env({"LOOP_INTERVAL_SECONDS": "10"})
-    return Exporter(config, Store(tmp_path / "m.db", LIMA))
+def exporter(tmp_path: Path) -> GridLoop:
+    """Built as the process builds it: the app over a database file of its own."""
+    env = {"LOOP_INTERVAL_SECONDS": "10", "SQLITE_DB_PATH": str(tmp_path / "m.db")}
+    return ExporterApp(ExporterConfig.from_env(env)).loop
 
 
 def test_fresh_cycle_is_healthy(tmp_path: Path) -> None:

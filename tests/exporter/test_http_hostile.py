@@ -16,7 +16,7 @@ import trustme
 
 from exporter.config import ServiceSpec
 from exporter.cycle import Cycle, CyclePlan, CycleRunner, internet_check
-from exporter.probes.base import FACT_CONNECTION_REUSED, FACT_IP_FAMILY, ProbeDeps
+from exporter.probes.base import Fact, ProbeDeps
 from exporter.probes.registry import PROBES, STARTERS
 from hbmon.net.client import HttpClient
 from hbmon.net.policy import IpFamily, NetPolicy
@@ -249,7 +249,7 @@ def test_gigabyte_body_is_read_only_up_to_the_cap(client: HttpClient) -> None:
         again = probe_measured(client, server.url())
         connections = len(server.connections)
     assert probed.result.status is Status.HEALTHY
-    assert again.result.facts[FACT_CONNECTION_REUSED] is False
+    assert again.result.facts[Fact.CONNECTION_REUSED] is False
     assert connections == 2  # the unread rest must never be read as the next answer
     assert_bounded(probed, within=FAST)
 
@@ -418,6 +418,6 @@ def test_auto_family_falls_back_when_the_first_address_is_a_black_hole() -> None
             for filler in fillers:
                 filler.close()
     assert probed.result.status is Status.HEALTHY, probed.result.reason
-    assert probed.result.facts[FACT_IP_FAMILY] == "ipv4"
+    assert probed.result.facts[Fact.IP_FAMILY] == "ipv4"
     assert probed.result.phases["connect"] >= 0.15  # the first address really hung
     assert_bounded(probed, within=FAST)

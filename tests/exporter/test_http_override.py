@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import trustme
 
+from exporter.app import probing
 from exporter.config import ExporterConfig, ServiceSpec
-from exporter.probes.base import FACT_TLS_CERT_EXPIRY, ProbeDeps, ProbeResult
+from exporter.probes.base import Fact, ProbeDeps, ProbeResult
 from exporter.probes.http import probe
-from exporter.runtime import probing
 from hbmon.net.client import HttpClient
 from hbmon.net.policy import DnsOverride, NetPolicy, OverrideMode
 from hbmon.status import Status
@@ -83,15 +83,15 @@ def test_certificate_expiry_is_the_leaf_not_after_also_on_reuse(
     with serve(ok, tls=tls) as server:
         first = run(client, server.url("/", host=NAME))
         second = run(client, server.url("/", host=NAME))
-    assert first.facts[FACT_TLS_CERT_EXPIRY] == not_after.timestamp()
+    assert first.facts[Fact.TLS_CERT_EXPIRY] == not_after.timestamp()
     assert second.facts["connection_reused"] is True
-    assert second.facts[FACT_TLS_CERT_EXPIRY] == not_after.timestamp()
+    assert second.facts[Fact.TLS_CERT_EXPIRY] == not_after.timestamp()
 
 
 def test_plain_http_has_no_certificate_expiry(make_client: MakeClient) -> None:
     with serve(ok) as server:
         result = run(make_client(None), server.url())
-    assert FACT_TLS_CERT_EXPIRY not in result.facts
+    assert Fact.TLS_CERT_EXPIRY not in result.facts
 
 
 def test_http_mode_follows_the_proxy_redirect_to_https_through_the_override(

@@ -12,9 +12,8 @@ import trustme
 
 from exporter.config import ServiceSpec
 from exporter.probes.base import (
-    FACT_CONNECTION_REUSED,
-    FACT_IP_FAMILY,
     PHASES,
+    Fact,
     ProbeDeps,
     ProbeResult,
 )
@@ -46,7 +45,7 @@ def test_200_is_healthy_with_code_family_and_phases(client: HttpClient) -> None:
     assert result.status is Status.HEALTHY
     assert result.status_code == 200
     assert result.reason is None
-    assert result.facts[FACT_IP_FAMILY] == "ipv4"
+    assert result.facts[Fact.IP_FAMILY] == "ipv4"
     assert set(result.phases) == set(PHASES)
 
 
@@ -256,10 +255,10 @@ def test_keep_alive_connection_is_reused_with_zero_setup_phases(
             connections = server.record.connections
     finally:
         http.close()
-    assert first.facts[FACT_CONNECTION_REUSED] is False
+    assert first.facts[Fact.CONNECTION_REUSED] is False
     assert first.phases["tls"] > 0
     assert second.status is Status.HEALTHY
-    assert second.facts[FACT_CONNECTION_REUSED] is True
+    assert second.facts[Fact.CONNECTION_REUSED] is True
     assert [second.phases[p] for p in ("dns", "connect", "tls")] == [0.0, 0.0, 0.0]
     assert connections == 1
 
@@ -274,7 +273,7 @@ def test_server_closing_idle_keep_alive_does_not_fail_next_probe(client: HttpCli
         second = run(client, server.url())
     assert first.status is Status.HEALTHY
     assert second.status is Status.HEALTHY
-    assert second.facts[FACT_CONNECTION_REUSED] is False
+    assert second.facts[Fact.CONNECTION_REUSED] is False
 
 
 def test_keep_alive_dropped_as_it_is_reused_is_retried_once_transparently(

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 
 from prometheus_client import generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 
 from exporter.config import ServiceSpec
 from exporter.cycle import ServiceOutcome
-from exporter.metrics import CycleCollector, registry_for
+from exporter.exposition import Exposition
+from exporter.metrics import CycleCollector
 from exporter.probes.base import ProbeResult
 from hbmon.status import Status
 from tests.exporter.test_store import http_outcome, make_cycle
 
 
 def samples(collector: CycleCollector) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = generate_latest(registry_for(collector)).decode()
+    text = Exposition(collector).scrape().decode()
     found = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -88,9 +92,33 @@ def test_before_the_first_cycle_only_process_metrics_exist() -> None:
 def test_promtool_check_metrics_is_clean(promtool: str) -> None:
     collector = CycleCollector("1.2.3")
     collector.publish(make_cycle(1000.0, http_outcome("api"), docker_outcome("db", Status.DOWN)))
-    text = generate_latest(registry_for(collector))
+    text = Exposition(collector).scrape()
     done = subprocess.run(
         [promtool, "check", "metrics"], input=text, capture_output=True, timeout=30, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout + done.stderr == b""
+
+
+class _Reference(Collector):
+    """The per-service families as prometheus_client itself would write them."""
+
+    def __init__(self, outcome: ServiceOutcome) -> None:
+        self._outcome = outcome
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        name = self._outcome.spec.name
+        up = GaugeMetricFamily("heartbeat_service_up", "x", labels=["service", "kind"])
+        up.add_metric([name, self._outcome.spec.kind], 0.0)
+        yield up
+
+
+def test_service_lines_escape_names_exactly_as_prometheus_client_does() -> None:
+    name = 'we"ird\\name\nwith ünïcode'
+    outcome = http_outcome(name)
+    collector = CycleCollector("1")
+    collector.publish(make_cycle(1000.0, outcome))
+    text = Exposition(collector).scrape()
+    reference = generate_latest(_Reference(outcome)).decode().splitlines()[-1]
+    assert reference.encode() in text.splitlines()
+    assert ("heartbeat_service_up", (("kind", "http"), ("service", name))) in samples(collector)

@@ -118,7 +118,8 @@ def test_database_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> None:
     Store(tmp_path / "m.db", LIMA).close()
     assert rows(tmp_path / "m.db", "PRAGMA journal_mode") == [("wal",)]
     assert rows(tmp_path / "m.db", "SELECT component, version FROM schema_versions") == [
-        ("exporter", 1)
+        ("exporter", 1),
+        ("history", 1),
     ]
 
 
