@@ -36,6 +36,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/cycle_bench.py
 	$(BIN)/python bench/http_phases.py
 	$(BIN)/python bench/alert_latency.py
+	$(BIN)/python bench/alert_channels.py
 
 # Builds both images on the local Docker engine (offline: debootstrapped base, host-built wheels)
 # and runs the compose stack end to end; see "Testing the deployment" in the README.

@@ -1,9 +1,10 @@
-"""The log line (and, without a webhook, the count) of each alert once it is committed."""
+"""The log line (and, without any channel, the count) of each alert once it is committed."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from alerter.delivery.channels.base import Channel
 from alerter.model import AlertResult, NewAlert
 from alerter.stats import Stats
 from hbmon.logs import get_logger
@@ -12,7 +13,7 @@ log = get_logger("alerter.tail")
 
 
 def announce(alerts: Iterable[NewAlert], *, deliver: bool, stats: Stats) -> None:
-    """One log line per committed alert; without a webhook this line *is* the alert."""
+    """One log line per committed alert; without any channel this line *is* the alert."""
     for alert in alerts:
         log.warning(
             "alert.queued" if deliver else "alert.would_send",
@@ -25,4 +26,4 @@ def announce(alerts: Iterable[NewAlert], *, deliver: bool, stats: Stats) -> None
             title=alert.body["title"],
         )
         if not deliver:
-            stats.alert(alert.event, AlertResult.LOGGED)
+            stats.alert(alert.event, AlertResult.LOGGED, Channel.LOG)

@@ -1,17 +1,21 @@
-"""Wiring of one running alerter: database, tail loop, delivery and heartbeat threads, HTTP."""
+"""Wiring of one running alerter: database, tail loop, senders, pruner, heartbeat, HTTP."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import peewee
 from prometheus_client import generate_latest
 
-from alerter import outbox
 from alerter.config import AlerterConfig
-from alerter.deliverer import Deliverer
+from alerter.delivery import outbox
+from alerter.delivery.channels.base import Channel, Destination
+from alerter.delivery.channels.registry import destinations
+from alerter.delivery.prune import Pruner
+from alerter.delivery.sender import Sender
 from alerter.heartbeat import Heartbeater
 from alerter.metrics import build_registry, health
 from alerter.payload import Context
@@ -37,37 +41,58 @@ class Parts:
     """The alerter's working parts over one database, wired to wake each other."""
 
     stats: Stats
-    deliverer: Deliverer
+    senders: tuple[Sender, ...]
+    pruner: Pruner
     heartbeater: Heartbeater
     tailer: Tailer
 
+    def wake_senders(self) -> None:
+        for sender in self.senders:
+            sender.wake.set()
 
-def build_parts(config: AlerterConfig, db: peewee.SqliteDatabase, transport: Transport) -> Parts:
-    """Wire delivery, heartbeat and tail loop: what the process runs and what tests drive."""
+
+def build_parts(
+    config: AlerterConfig,
+    db: peewee.SqliteDatabase,
+    transport: Transport,
+    targets: Sequence[Destination],
+) -> Parts:
+    """Wire senders, heartbeat and tail loop: what the process runs and what tests drive."""
     stats = Stats()
     context = context_of(config)
-    deliverer = Deliverer(db, config, transport, stats)
+    senders = tuple(Sender(db, config, target, stats) for target in targets)
+
+    def wake() -> None:
+        for sender in senders:
+            sender.wake.set()
+
     heartbeater = Heartbeater(
         db,
         config=config,
         context=context,
         transport=transport,
         stats=stats,
-        on_alerts=deliverer.wake,
+        destinations=targets,
+        on_alerts=wake,
     )
     tailer = Tailer(
         db,
         config=config,
         context=context,
         stats=stats,
-        on_alerts=deliverer.wake.set,
+        destinations=targets,
+        on_alerts=wake,
         on_cycle=heartbeater.trigger.set,
     )
-    return Parts(stats, deliverer, heartbeater, tailer)
+    return Parts(stats, senders, Pruner(db, config), heartbeater, tailer)
+
+
+def channels_of(targets: Sequence[Destination]) -> list[str]:
+    return sorted({str(t.channel) for t in targets}) or [str(Channel.LOG)]
 
 
 class Alerter:
-    """Start with `run(stop)`; setting `stop` ends it after the delivery in flight."""
+    """Start with `run(stop)`; setting `stop` ends it after the deliveries in flight."""
 
     def __init__(self, config: AlerterConfig, transport: Transport | None = None) -> None:
         register_secrets(config.secrets)
@@ -75,34 +100,38 @@ class Alerter:
         self.db: peewee.SqliteDatabase = open_database(config.db_path)
         alerts.migrate(self.db)
         self.transport = transport or HttpClientTransport(config.net)
+        self.targets = destinations(config, self.transport)
         self.crashed = False
-        parts = build_parts(config, self.db, self.transport)
-        self.stats, self.deliverer = parts.stats, parts.deliverer
-        self.heartbeater, self.tailer = parts.heartbeater, parts.tailer
-        registry = build_registry(self.stats, self.db)
+        self.parts = build_parts(config, self.db, self.transport, self.targets)
+        self.stats = self.parts.stats
+        registry = build_registry(self.stats, self.db, channels_of(self.targets))
         self.server = serve(
             config.listen, lambda: generate_latest(registry), lambda: health(self.stats)
         )
 
     def run(self, stop: threading.Event) -> bool:
         """Run until `stop`; False when a part crashed (the process should exit non-zero)."""
-        threads = [self._thread("alerter-delivery", self.deliverer.run, stop)]
-        if self.config.heartbeat_url is not None:
-            threads.append(self._thread("alerter-heartbeat", self.heartbeater.run, stop))
         self._log_started()
+        parts = self.parts
+        threads = [self._thread("alerter-prune", parts.pruner.run, stop)]
+        threads += [
+            self._thread(f"alerter-send-{s.destination.key}", s.run, stop) for s in parts.senders
+        ]
+        if self.config.heartbeat_url is not None:
+            threads.append(self._thread("alerter-heartbeat", parts.heartbeater.run, stop))
         try:
-            self._guarded("alerter-tail", self.tailer.run, stop)
+            self._guarded("alerter-tail", parts.tailer.run, stop)
         finally:
             stop.set()
-            self.deliverer.wake.set()
-            self.heartbeater.trigger.set()
+            parts.wake_senders()
+            parts.heartbeater.trigger.set()
             self.server.shutdown()
             for thread in threads:
                 thread.join(JOIN_SECONDS)
             self.server.server_close()
             self.transport.close()
             self.db.close()
-            log.info("alerter.stopped", cursor=self.tailer.cursor, crashed=self.crashed)
+            log.info("alerter.stopped", cursor=parts.tailer.cursor, crashed=self.crashed)
         return not self.crashed
 
     def _guarded(
@@ -119,7 +148,11 @@ class Alerter:
     def _thread(
         self, name: str, target: Callable[[threading.Event], None], stop: threading.Event
     ) -> threading.Thread:
-        thread = threading.Thread(target=self._guarded, args=(name, target, stop), name=name)
+        # A copy of this thread's context: the `process` log field is bound there.
+        context = contextvars.copy_context()
+        thread = threading.Thread(
+            target=context.run, args=(self._guarded, name, target, stop), name=name
+        )
         thread.start()
         return thread
 
@@ -128,16 +161,22 @@ class Alerter:
             "alerter.started",
             db=str(self.config.db_path),
             listen=str(self.config.listen),
-            webhook=self.config.webhook_url is not None,
+            channels=[f"{t.channel}: {t.display}" for t in self.targets],
             heartbeat=self.config.heartbeat_url is not None,
             down_threshold=self.config.down_threshold,
             recovery_threshold=self.config.recovery_threshold,
             version=__version__,
         )
-        if self.config.webhook_url is None:
-            pending, _ = outbox.pending_summary(self.db)
+        orphaned = outbox.orphaned(self.db, [t.key for t in self.targets])
+        if orphaned:
             log.warning(
-                "alerter.no_webhook",
-                pending_alerts=pending,
-                detail="N8N_WEBHOOK_URL unset: new alerts are only logged",
+                "outbox.orphaned",
+                pending_alerts=orphaned,
+                detail="pending for a channel not configured now: sent if it comes back",
+            )
+        if not self.targets:
+            log.warning(
+                "alerter.no_channel",
+                detail="no N8N_WEBHOOK_URL, APPRISE_URLS or ALERTMANAGER_URLS: new alerts are"
+                " only logged",
             )

@@ -18,6 +18,9 @@ class AlerterConfig(CommonSettings):
     """Field defaults come from `hbmon.alerter_settings`, where each variable is declared."""
 
     webhook_url: str | None = table.WEBHOOK_URL.default
+    apprise_urls: tuple[str, ...] = table.APPRISE_URLS.default
+    alertmanager_urls: tuple[str, ...] = table.ALERTMANAGER_URLS.default
+    alertmanager_resend: float = table.ALERTMANAGER_RESEND.default
     heartbeat_url: str | None = table.HEARTBEAT_URL.default
     secret_key: str | None = table.SECRET_KEY.default
     down_threshold: int = table.DOWN_THRESHOLD.default
@@ -41,7 +44,14 @@ class AlerterConfig(CommonSettings):
         """Every value that must never be logged, stored or exported."""
         values = [self.secret_key or "", self.webhook_url or "", self.heartbeat_url or ""]
         values += _url_secret_parts(self.webhook_url) + _url_secret_parts(self.heartbeat_url)
+        for url in self.apprise_urls:
+            values += [url, *_url_secret_parts(url), *_apprise_token_parts(url)]
         return tuple(v for v in values if v)
+
+    @property
+    def delivers(self) -> bool:
+        """Some channel is configured; without one, alerts are only logged."""
+        return bool(self.webhook_url or self.apprise_urls or self.alertmanager_urls)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AlerterConfig:
@@ -77,6 +87,16 @@ def _url_secret_parts(url: str | None) -> list[str]:
         return []
     parts = urlsplit(url)
     return [v for v in (parts.password, parts.path, parts.query) if v and len(v) > 1]
+
+
+def _apprise_token_parts(url: str) -> list[str]:
+    """Apprise puts tokens where hosts and users go (`tgram://BOTTOKEN/CHAT`): long ones too."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return []
+    return [v for v in (parts.username, host) if v and len(v) >= 16]
 
 
 def plaintext_urls(config: AlerterConfig) -> list[str]:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import threading
 import time
+from collections.abc import Callable, Sequence
 
 import peewee
 
@@ -13,6 +14,7 @@ from alerter import store
 from alerter.announce import announce
 from alerter.config import AlerterConfig
 from alerter.debounce import ItemState, Policy
+from alerter.delivery.channels.base import Destination
 from alerter.model import HeartbeatRecord, HeartbeatResult, NewAlert
 from alerter.payload import Context, ServiceStatus, build_heartbeat, encode
 from alerter.rules import remember, worker_effects
@@ -54,8 +56,10 @@ class Heartbeater:
         context: Context,
         transport: Transport,
         stats: Stats,
-        on_alerts: threading.Event,
+        destinations: Sequence[Destination],
+        on_alerts: Callable[[], None],
     ) -> None:
+        self.destinations = destinations
         self.db = db
         self.config = config
         self.context = context
@@ -156,9 +160,9 @@ class Heartbeater:
         record = HeartbeatRecord(cycle.id, self.last_sent, reply.status, error, latency)
         alerts = self._save(cycle, record)
         self._report(record)
-        announce(alerts, deliver=self.config.webhook_url is not None, stats=self.stats)
+        announce(alerts, deliver=bool(self.destinations), stats=self.stats)
         if alerts:
-            self.on_alerts.set()
+            self.on_alerts()
 
     def _save(self, cycle: Cycle, record: HeartbeatRecord) -> list[NewAlert]:
         if self._items is None:
@@ -178,7 +182,7 @@ class Heartbeater:
             now=record.sent_at,
             items=effects.updates,
             alerts=effects.alerts,
-            deliver=self.config.webhook_url is not None,
+            destinations=self.destinations,
             reply=record,
         )
         remember(self._items, effects)

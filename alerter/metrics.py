@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import peewee
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from alerter import outbox
+from alerter.delivery import outbox
 from alerter.model import AlertResult, Event, HeartbeatResult
 from alerter.stats import Snapshot, Stats
 
@@ -21,13 +21,14 @@ HEALTHY_LOOP_AGE = 5.0
 class AlerterCollector(Collector):
     """Builds fresh families from the stats and the outbox on every scrape."""
 
-    def __init__(self, stats: Stats, db: peewee.SqliteDatabase) -> None:
+    def __init__(self, stats: Stats, db: peewee.SqliteDatabase, channels: Sequence[str]) -> None:
         self.stats = stats
         self.db = db
+        self.channels = tuple(channels)  # the configured kinds: their series exist from start
 
     def collect(self) -> Iterator[Metric]:
         snap = self.stats.snapshot()
-        yield _alert_family(snap)
+        yield _alert_family(snap, self.channels)
         yield from self._outbox_families()
         yield _heartbeat_family(snap)
         if snap.worker_status_code is not None:
@@ -44,27 +45,38 @@ class AlerterCollector(Collector):
 
     def _outbox_families(self) -> Iterator[Metric]:
         try:
-            pending, oldest = outbox.pending_summary(self.db)
+            summary = outbox.pending_summary(self.db)
         finally:
             self.db.close()  # each scrape runs on its own short-lived server thread
-        yield GaugeMetricFamily(
-            "heartbeat_alert_outbox_pending", "Alerts waiting for delivery.", value=pending
+        pending = GaugeMetricFamily(
+            "heartbeat_alert_outbox_pending", "Alerts waiting for delivery.", labels=["channel"]
         )
-        age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
-        yield GaugeMetricFamily(
+        age = GaugeMetricFamily(
             "heartbeat_alert_oldest_pending_age_seconds",
             "Age of the oldest undelivered alert (0 when none).",
-            value=age,
+            labels=["channel"],
         )
+        now = time.time()
+        for channel in sorted({*self.channels, *summary}):
+            count, oldest = summary.get(channel, (0, now))
+            pending.add_metric([channel], count)
+            age.add_metric([channel], max(0.0, now - oldest))
+        yield pending
+        yield age
 
 
-def _alert_family(snap: Snapshot) -> CounterMetricFamily:
+def _alert_family(snap: Snapshot, channels: Sequence[str]) -> CounterMetricFamily:
     alerts = CounterMetricFamily(
-        "heartbeat_alerts", "Alert delivery outcomes by event.", labels=["event", "result"]
+        "heartbeat_alerts",
+        "Alert delivery outcomes by channel and event.",
+        labels=["channel", "event", "result"],
     )
-    for event in Event:
-        for result in AlertResult:
-            alerts.add_metric([event, result], snap.alerts.get((event, result), 0))
+    seen = {key[0] for key in snap.alerts}
+    for channel in sorted({*channels, *seen}):
+        for event in Event:
+            for result in AlertResult:
+                count = snap.alerts.get((channel, event, result), 0)
+                alerts.add_metric([channel, event, result], count)
     return alerts
 
 
@@ -75,10 +87,12 @@ def _heartbeat_family(snap: Snapshot) -> CounterMetricFamily:
     return beats
 
 
-def build_registry(stats: Stats, db: peewee.SqliteDatabase) -> CollectorRegistry:
+def build_registry(
+    stats: Stats, db: peewee.SqliteDatabase, channels: Sequence[str]
+) -> CollectorRegistry:
     """A private registry holding only the alerter's collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AlerterCollector(stats, db))
+    registry.register(AlerterCollector(stats, db, channels))
     return registry
 
 

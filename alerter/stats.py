@@ -12,7 +12,7 @@ from alerter.model import SENT_RESULTS, AlertResult, HeartbeatResult
 
 @dataclass(frozen=True)
 class Snapshot:
-    alerts: dict[tuple[str, AlertResult], int]  # (event, result) -> count
+    alerts: dict[tuple[str, str, AlertResult], int]  # (channel, event, result) -> count
     heartbeats: dict[HeartbeatResult, int]
     worker_status_code: int | None  # 0 = unreachable, None = no heartbeat sent yet
     lag_cycles: int
@@ -24,15 +24,15 @@ class Stats:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._alerts: Counter[tuple[str, AlertResult]] = Counter()
+        self._alerts: Counter[tuple[str, str, AlertResult]] = Counter()
         self._heartbeats: Counter[HeartbeatResult] = Counter()
         self._worker_code: int | None = None
         self._lag = 0
         self._last_loop = time.monotonic()
 
-    def alert(self, event: str, result: AlertResult) -> None:
+    def alert(self, event: str, result: AlertResult, channel: str) -> None:
         with self._lock:
-            self._alerts[(event, result)] += 1
+            self._alerts[(channel, event, result)] += 1
 
     def heartbeat(self, result: HeartbeatResult, status_code: int | None = None) -> None:
         with self._lock:

@@ -6,15 +6,15 @@ object per row.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import peewee
 
 from alerter.debounce import ItemState
+from alerter.delivery import outbox
+from alerter.delivery.channels.base import Destination
 from alerter.model import HeartbeatRecord, ItemUpdate, NewAlert
 from hbmon.db import cycles
-from hbmon.db.alerts import OutboxState
 from hbmon.db.connection import sql
 
 _SELECT_ITEMS = "SELECT item, status, baseline, failures, successes, alerted FROM alert_items"
@@ -27,10 +27,6 @@ _UPSERT_ITEM = (
     "alerted = excluded.alerted, updated_at = excluded.updated_at"
 )
 _DELETE_ITEM = "DELETE FROM alert_items WHERE item = ?"
-_INSERT_ALERT = (
-    "INSERT OR IGNORE INTO alert_outbox (alert_id, item, event, cycle_id, created_at, payload, "
-    "state, attempts, next_attempt_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
-)
 _SAVE_CURSOR = (
     "INSERT INTO alerter_cursor (id, last_cycle_id, updated_at) VALUES (1, ?, ?) "
     "ON CONFLICT(id) DO UPDATE SET last_cycle_id = excluded.last_cycle_id, "
@@ -63,23 +59,24 @@ def commit(
     now: float,
     items: Iterable[ItemUpdate],
     alerts: Iterable[NewAlert],
-    deliver: bool,
+    destinations: Sequence[Destination],
     cursor: int | None = None,
     reply: HeartbeatRecord | None = None,
     retire: Iterable[str] = (),
 ) -> None:
-    """Item states (saved or retired), outbox rows, and the cursor or heartbeat reply, at once."""
+    """Item states (saved or retired), outbox rows, and the cursor or heartbeat reply, at once.
+
+    Every alert gets one outbox row per destination (one `logged` row without any).
+    """
     rows = [_item_row(update, now) for update in items]
     retired = [(item,) for item in retire]
-    queued = [_alert_row(alert, now, deliver) for alert in alerts]
     with db.atomic("IMMEDIATE"):
         statements = db.cursor()
         if rows:
             statements.executemany(_UPSERT_ITEM, rows)
         if retired:
             statements.executemany(_DELETE_ITEM, retired)
-        if queued:
-            statements.executemany(_INSERT_ALERT, queued)
+        outbox.enqueue(statements, alerts, destinations, now)
         if cursor is not None:
             statements.execute(_SAVE_CURSOR, (cursor, now))
         if reply is not None:
@@ -89,14 +86,6 @@ def commit(
 def _item_row(update: ItemUpdate, now: float) -> tuple[object, ...]:
     s = update.state
     return (update.item, update.kind, s.status, s.baseline, s.failures, s.successes, s.alerted, now)
-
-
-def _alert_row(alert: NewAlert, now: float, deliver: bool) -> tuple[object, ...]:
-    payload = json.dumps(alert.body, ensure_ascii=False, separators=(",", ":"))
-    state = OutboxState.PENDING if deliver else OutboxState.LOGGED
-    finished = None if deliver else now
-    event, item = str(alert.event), alert.item
-    return (alert.alert_id, item, event, alert.cycle_id, now, payload, str(state), now, finished)
 
 
 def _reply_row(reply: HeartbeatRecord) -> tuple[object, ...]:

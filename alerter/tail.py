@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import peewee
 
@@ -12,6 +12,7 @@ from alerter import store
 from alerter.announce import announce
 from alerter.config import AlerterConfig
 from alerter.debounce import ItemState, Policy
+from alerter.delivery.channels.base import Destination
 from alerter.payload import Context
 from alerter.rules import (
     EXPORTER,
@@ -50,10 +51,12 @@ class Tailer:
         config: AlerterConfig,
         context: Context,
         stats: Stats,
+        destinations: Sequence[Destination],
         on_alerts: Callable[[], None],
         on_cycle: Callable[[], None],
     ) -> None:
         self.db = db
+        self.destinations = destinations
         self.config = config
         self.context = context
         self.stats = stats
@@ -139,7 +142,7 @@ class Tailer:
             cursor = store.initial_cursor(self.db, self.config.down_threshold)
             # Persisted at once: a crash before the first cycle must not move the start point.
             store.commit(
-                self.db, now=time.time(), items=(), alerts=(), deliver=False, cursor=cursor
+                self.db, now=time.time(), items=(), alerts=(), destinations=(), cursor=cursor
             )
             log.info("tail.first_start", replay_from_cycle=cursor + 1)
         return cursor
@@ -182,13 +185,12 @@ class Tailer:
         return self._items
 
     def _commit(self, effects: Effects, *, cursor: int | None) -> None:
-        deliver = self.config.webhook_url is not None
         store.commit(
             self.db,
             now=time.time(),
             items=effects.updates,
             alerts=effects.alerts,
-            deliver=deliver,
+            destinations=self.destinations,
             cursor=cursor,
             retire=effects.retired,
         )
@@ -196,6 +198,6 @@ class Tailer:
         for item, state in effects.retired.items():
             name = item.removeprefix(SERVICE_PREFIX)
             log.info("item.retired", item=name, alerted=state.alerted, cycle_id=cursor)
-        announce(effects.alerts, deliver=deliver, stats=self.stats)
+        announce(effects.alerts, deliver=bool(self.destinations), stats=self.stats)
         if effects.alerts:
             self.on_alerts()

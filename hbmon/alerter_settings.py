@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import Any
 from urllib.parse import urlsplit
 
+from hbmon.configurl import http_url
 from hbmon.envconfig import EnvReader, ListenAddress, is_field_value
 from hbmon.settings import (
     COMMON_SETTINGS,
@@ -42,6 +44,51 @@ def _header_secret(reader: EnvReader, name: str, default: str | None) -> str | N
     return value or default
 
 
+# A separator only where a new URL starts: `mailto://...?to=a@x,b@y` keeps its comma.
+_URL_SEPARATOR = re.compile(r"[\s,]+(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+
+
+def split_urls(value: str) -> tuple[str, ...]:
+    """URLs separated by spaces, commas or new lines."""
+    return tuple(u for u in (p.strip(" \t\r\n,") for p in _URL_SEPARATOR.split(value)) if u)
+
+
+def _apprise_urls(reader: EnvReader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Apprise URLs (secrets); each must name a service Apprise knows. Imports apprise if set."""
+    value = reader.secret(name)
+    if not value:
+        return default
+    urls = split_urls(value)
+    from alerter.delivery.channels.apprise_channel import AppriseUrlError, describe  # noqa: PLC0415
+
+    for position, url in enumerate(urls, 1):
+        try:
+            describe(url)
+        except AppriseUrlError as error:
+            reader.problem(name, None, f"URL #{position}: {error}", secret=True)
+    return urls
+
+
+def _alertmanager_urls(reader: EnvReader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = reader.raw(name)
+    if not value:
+        return default
+    urls = []
+    for url in split_urls(value):
+        try:
+            urls.append(http_url(url))
+        except ValueError as error:
+            reader.problem(name, url, str(error))
+    return tuple(urls)
+
+
+def _show_apprise(urls: tuple[str, ...]) -> str:
+    """Each URL's service and masked form, as Apprise itself masks them."""
+    from alerter.delivery.channels.apprise_channel import describe  # noqa: PLC0415
+
+    return "; ".join(describe(url) for url in urls) if urls else "<unset>"
+
+
 WEBHOOK_URL = Setting(
     "N8N_WEBHOOK_URL",
     "webhook_url",
@@ -51,6 +98,33 @@ WEBHOOK_URL = Setting(
     secret=True,
     show=redact_url,
     documented="unset",
+)
+APPRISE_URLS = Setting[tuple[str, ...]](
+    "APPRISE_URLS",
+    "apprise_urls",
+    _apprise_urls,
+    (),
+    "Apprise URLs (Telegram, Slack, Discord, ntfy, Gotify, Matrix, mailto://, json://, ...),"
+    " separated by spaces or commas.",
+    secret=True,
+    show=_show_apprise,
+    documented="unset",
+)
+ALERTMANAGER_URLS = Setting[tuple[str, ...]](
+    "ALERTMANAGER_URLS",
+    "alertmanager_urls",
+    _alertmanager_urls,
+    (),
+    "Alertmanager base URLs, comma-separated: every alert is posted to each node.",
+    show=lambda urls: ",".join(redact_url(u) for u in urls) if urls else "<unset>",
+    documented="unset",
+)
+ALERTMANAGER_RESEND = Setting(
+    "ALERTMANAGER_RESEND_SECONDS",
+    "alertmanager_resend",
+    number(),
+    60.0,
+    "Firing alerts are re-sent to Alertmanager this often while the item is alerted.",
 )
 HEARTBEAT_URL = Setting(
     "HEARTBEAT_URL",
@@ -130,6 +204,9 @@ RETENTION_DAYS = Setting(
 ALERTER_SETTINGS: tuple[Setting[Any], ...] = (
     *COMMON_SETTINGS,
     WEBHOOK_URL,
+    APPRISE_URLS,
+    ALERTMANAGER_URLS,
+    ALERTMANAGER_RESEND,
     HEARTBEAT_URL,
     SECRET_KEY,
     DOWN_THRESHOLD,

@@ -11,6 +11,34 @@ from typing import Any
 from tests.support import free_port, wait_for
 
 
+def webhook_config(path: Path, webhook: str) -> Path:
+    """An Alertmanager configuration notifying `webhook` within about a second, once an hour."""
+    path.write_text(
+        "route:\n"
+        "  receiver: hook\n  group_by: [host]\n"
+        "  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n"
+        "receivers:\n"
+        f"  - name: hook\n    webhook_configs:\n      - url: {webhook}\n"
+        "        send_resolved: false\n"
+    )
+    return path
+
+
+def cluster(binary: str, config: Path, workdir: Path, size: int = 2) -> list[Alertmanager]:
+    """`size` nodes gossiping on 127.0.0.1."""
+    addresses = [f"127.0.0.1:{free_port()}" for _ in range(size)]
+    return [
+        Alertmanager(
+            binary,
+            config,
+            workdir / f"am{i}",
+            cluster_address=address,
+            peers=tuple(a for a in addresses if a != address),
+        )
+        for i, address in enumerate(addresses)
+    ]
+
+
 class Alertmanager:
     """One node; a `cluster_address` (and the other nodes' as `peers`) makes it gossip."""
 
@@ -74,6 +102,9 @@ class Alertmanager:
         with urllib.request.urlopen(self.url + "/api/v2/alerts", timeout=5) as reply:
             result: list[dict[str, Any]] = json.load(reply)
             return result
+
+    def active(self) -> list[dict[str, Any]]:
+        return [a for a in self.alerts() if a["status"]["state"] == "active"]
 
     def stop(self) -> None:
         self._process.terminate()

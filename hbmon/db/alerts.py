@@ -14,7 +14,7 @@ import peewee
 from hbmon.db.schema import migrate_component
 
 COMPONENT = "alerter"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: alert_outbox.channel, one row per alert and destination
 
 
 class OutboxState(StrEnum):
@@ -24,7 +24,7 @@ class OutboxState(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"  # a permanent 4xx answer
     EXPIRED = "expired"  # still undelivered after ALERT_MAX_AGE_SECONDS
-    LOGGED = "logged"  # no N8N_WEBHOOK_URL was configured: the alert was only logged
+    LOGGED = "logged"  # no channel was configured: the alert was only logged
 
 
 class _Model(peewee.Model):
@@ -61,15 +61,17 @@ class AlertItem(_Model):
 
 
 class AlertOutbox(_Model):
-    """Every alert, in creation order (`seq`), with its delivery state."""
+    """Every alert for every destination, in creation order (`seq`), with its delivery state."""
 
     seq = peewee.AutoField()
-    alert_id = peewee.TextField(unique=True)  # stable id: body `id` and Idempotency-Key
+    alert_id = peewee.TextField()  # stable id: body `id` and Idempotency-Key
+    # `n8n`, `apprise:<hash>`, `alertmanager:<hash>` (the hash of the URL), or `log`
+    channel = peewee.TextField(default="n8n", constraints=[peewee.SQL("DEFAULT 'n8n'")])
     item = peewee.TextField()
     event = peewee.TextField()
     cycle_id = peewee.IntegerField(null=True)
     created_at = peewee.FloatField()
-    payload = peewee.TextField()  # the exact JSON body, identical on every attempt
+    payload = peewee.TextField()  # rendered for its channel at enqueue, the same on every attempt
     state = peewee.TextField(default=OutboxState.PENDING.value)
     attempts = peewee.IntegerField(default=0)
     next_attempt_at = peewee.FloatField()
@@ -79,7 +81,11 @@ class AlertOutbox(_Model):
 
     class Meta:
         table_name = "alert_outbox"
-        indexes = ((("state", "item", "seq"), False), (("state", "finished_at"), False))
+        indexes = (
+            (("alert_id", "channel"), True),
+            (("state", "channel", "item", "seq"), False),
+            (("state", "finished_at"), False),
+        )
 
 
 class HeartbeatReply(_Model):
@@ -99,6 +105,16 @@ class HeartbeatReply(_Model):
 MODELS: tuple[type[Any], ...] = (AlerterCursor, AlertItem, AlertOutbox, HeartbeatReply)
 
 
+def _upgrade(database: peewee.SqliteDatabase, current: int) -> None:
+    """Version 1 had one destination, the N8N webhook: its rows become `n8n` rows."""
+    if current < 2:
+        database.execute_sql(
+            "ALTER TABLE alert_outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'n8n'"
+        )
+        database.execute_sql("DROP INDEX IF EXISTS alert_outbox_alert_id")
+        database.execute_sql("DROP INDEX IF EXISTS alert_outbox_state_item_seq")
+
+
 def migrate(database: peewee.SqliteDatabase) -> None:
     """Bring the alerter's tables to SCHEMA_VERSION in one transaction, or change nothing."""
-    migrate_component(database, COMPONENT, SCHEMA_VERSION, MODELS)
+    migrate_component(database, COMPONENT, SCHEMA_VERSION, MODELS, upgrade=_upgrade)

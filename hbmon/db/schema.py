@@ -39,8 +39,13 @@ def migrate_component(
     models: Sequence[type[Any]],
     *,
     first_time: Callable[[peewee.SqliteDatabase], None] | None = None,
+    upgrade: Callable[[peewee.SqliteDatabase, int], None] | None = None,
 ) -> None:
-    """Bring one component's tables to `version` in one transaction, or change nothing."""
+    """Bring one component's tables to `version` in one transaction, or change nothing.
+
+    `upgrade(database, current)` alters tables of an older version before missing tables and
+    indexes are created.
+    """
     database.bind(models, bind_refs=False, bind_backrefs=False)
     with database.atomic("IMMEDIATE"):
         current = component_version(database, component)
@@ -51,5 +56,7 @@ def migrate_component(
             )
         if current == 0 and first_time is not None:
             first_time(database)
+        if 0 < current < version and upgrade is not None:
+            upgrade(database, current)
         database.create_tables(models, safe=True)
         set_component_version(database, component, version)

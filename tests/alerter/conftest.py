@@ -14,7 +14,9 @@ import pytest
 
 from alerter.app import build_parts
 from alerter.config import AlerterConfig
-from alerter.deliverer import Deliverer
+from alerter.delivery.channels.registry import destinations
+from alerter.delivery.prune import Pruner
+from alerter.delivery.sender import Sender
 from alerter.heartbeat import Heartbeater
 from alerter.stats import Stats
 from alerter.tail import Tailer
@@ -41,21 +43,28 @@ class Parts:
     config: AlerterConfig
     stats: Stats
     tailer: Tailer
-    deliverer: Deliverer
+    senders: tuple[Sender, ...]
+    pruner: Pruner
     heartbeater: Heartbeater
     transport: HttpClientTransport
     stop: threading.Event = dataclasses.field(default_factory=threading.Event)
     threads: list[threading.Thread] = dataclasses.field(default_factory=list)
 
-    def run_deliverer(self) -> threading.Thread:
-        thread = threading.Thread(target=self.deliverer.run, args=(self.stop,), daemon=True)
-        thread.start()
-        self.threads.append(thread)
-        return thread
+    @property
+    def sender(self) -> Sender:
+        """The sender of the only (or first) destination."""
+        return self.senders[0]
+
+    def run_senders(self) -> None:
+        for sender in self.senders:
+            thread = threading.Thread(target=sender.run, args=(self.stop,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
 
     def close(self) -> None:
         self.stop.set()
-        self.deliverer.wake.set()
+        for sender in self.senders:
+            sender.wake.set()
         for thread in self.threads:
             thread.join(10)
         self.transport.close()
@@ -74,14 +83,15 @@ def make_parts(tmp_path: Path) -> Iterator[Callable[..., Parts]]:
         db = alerter_db(config.db_path)
         writer = exporter_db(config.db_path)  # the exporter's own connection, as in production
         transport = HttpClientTransport(config.net)
-        built_parts = build_parts(config, db, transport)
+        built_parts = build_parts(config, db, transport, destinations(config, transport))
         parts = Parts(
             db,
             writer,
             config,
             built_parts.stats,
             built_parts.tailer,
-            built_parts.deliverer,
+            built_parts.senders,
+            built_parts.pruner,
             built_parts.heartbeater,
             transport,
         )

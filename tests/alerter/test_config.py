@@ -222,3 +222,43 @@ def test_plain_http_heartbeat_warns_at_start_up_without_the_url(tmp_path: Path) 
         "plain http:// to a host off this machine: its secret path and token travel in clear"
     )
     assert "s3cr3t" not in done.stderr + done.stdout
+
+
+def test_check_config_names_each_apprise_service_masked(tmp_path: Path) -> None:
+    urls = (
+        "tgram://123456789:s3cr3tT0kenABCDEFGHIJ/4242, "
+        "mailtos://bob:s3cr3t-pw@mail.example.test?to=a@x.test,b@x.test&from=hb@x.test"
+    )
+    env = _env(tmp_path, APPRISE_URLS=urls, ALERTMANAGER_URLS="http://am-1:9093,http://am-2:9093")
+    done = subprocess.run(
+        [ALERTER, "--check-config"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("APPRISE_URLS=")]
+    assert line.startswith("APPRISE_URLS=Telegram: tgram://1...J/***; E-Mail: mailtos://bob:")
+    assert "ALERTMANAGER_URLS=http://am-1:9093/***,http://am-2:9093/***" in done.stdout
+    assert "s3cr3t" not in done.stdout + done.stderr
+
+
+def test_apprise_urls_split_on_spaces_and_commas_but_not_inside_a_query() -> None:
+    config = AlerterConfig.from_env(
+        {"APPRISE_URLS": "json://h.test/a,mailto://h.test?to=a@x.test,b@x.test&from=c@x.test"}
+    )
+    assert config.apprise_urls == (
+        "json://h.test/a",
+        "mailto://h.test?to=a@x.test,b@x.test&from=c@x.test",
+    )
+    assert config.delivers and "json://h.test/a" in config.secrets
+
+
+def test_a_bad_apprise_url_exits_2_naming_the_variable_not_the_url() -> None:
+    with pytest.raises(ConfigError) as refused:
+        AlerterConfig.from_env({"APPRISE_URLS": "json://h.test/ok nonsense://s3cr3t"})
+    assert "APPRISE_URLS=<redacted>: URL #2:" in str(refused.value)
+    assert "s3cr3t" not in str(refused.value)

@@ -64,8 +64,11 @@ def test_sigterm_exits_promptly_and_metrics_pass_promtool(tmp_path: Path) -> Non
         wait_for(lambda: len(hook.bodies()) == 2, timeout=10)
         status, text = alerter.get("/metrics")
         assert status == 200
-        assert 'heartbeat_alerts_total{event="service_down",result="delivered"} 1.0' in text
-        assert "heartbeat_alert_outbox_pending 0.0" in text
+        assert (
+            'heartbeat_alerts_total{channel="n8n",event="service_down",result="delivered"} 1.0'
+            in text
+        )
+        assert 'heartbeat_alert_outbox_pending{channel="n8n"} 0.0' in text
         assert "heartbeat_alerter_lag_cycles 0.0" in text
         checked = subprocess.run(
             [tool, "check", "metrics"],
@@ -163,8 +166,8 @@ def test_without_webhook_each_alert_is_logged_as_would_send(tmp_path: Path) -> N
     assert logged[0]["reason"] == "HTTP 502"
     assert [r[2] for r in outbox(tmp_path / "metrics.db")] == ["logged"]
     _, text = alerter.get("/metrics")
-    assert 'heartbeat_alerts_total{event="service_down",result="logged"} 1.0' in text
-    assert "heartbeat_alert_outbox_pending 0.0" in text
+    assert 'heartbeat_alerts_total{channel="log",event="service_down",result="logged"} 1.0' in text
+    assert 'heartbeat_alert_outbox_pending{channel="log"} 0.0' in text
     assert alerter.terminate() == 0
     writer.close()
 

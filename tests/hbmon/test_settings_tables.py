@@ -173,11 +173,13 @@ SECRETS = [s for s in ALERTER_SETTINGS if s.secret]
 def test_secret_settings_read_their_file_and_are_never_printed(
     setting: Setting[object], tmp_path: Path
 ) -> None:
+    url = "jsons://x.test/s3cr3t" if setting.variable == "APPRISE_URLS" else "https://x.test/s3cr3t"
     secret = tmp_path / "secret"
-    secret.write_text("https://x.test/s3cr3t\n")
+    secret.write_text(url + "\n")
     env = {"SECRET_KEY": "k3y", "HOST_LABEL": "h"}
     env.pop(setting.variable, None)
     env[f"{setting.variable}_FILE"] = str(secret)
     config = AlerterConfig.from_env(env)
-    assert getattr(config, setting.field) == "https://x.test/s3cr3t"
+    value = getattr(config, setting.field)
+    assert value == ((url,) if isinstance(value, tuple) else url)
     assert "s3cr3t" not in "\n".join(describe(config, ALERTER_SETTINGS))

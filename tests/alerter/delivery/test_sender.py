@@ -1,4 +1,4 @@
-"""Outbox delivery to a real local webhook: retries, permanent failures, order, idempotency."""
+"""One sender over the outbox to a real local webhook: retries, permanent failures, order, ids."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import threading
 import time
 from collections.abc import Callable
 
+import peewee
 import pytest
 from structlog.testing import capture_logs
 
-from alerter.delivery import DeliveryError, backoff_delay, check_reply, parse_retry_after
-from alerter.transport import Reply
+from alerter.delivery.backoff import backoff_delay, parse_retry_after
 from tests.alerter.conftest import Parts
 from tests.alerter.dbutil import insert_cycle, outbox_rows
 from tests.alerter.receiver import Answer, Received, receiving
@@ -20,69 +20,12 @@ from tests.support import wait_for
 NOW = 1_700_000_000.0
 
 
-@pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
-def test_2xx_is_delivered(status: int) -> None:
-    check_reply(Reply(status), now=NOW)
-
-
-@pytest.mark.parametrize(
-    ("reply", "permanent"),
-    [
-        (Reply(None, error="timeout: read timed out"), False),
-        (Reply(None, error="connection: refused"), False),
-        (Reply(408), False),
-        (Reply(429), False),
-        (Reply(500), False),
-        (Reply(502), False),
-        (Reply(503), False),
-        (Reply(599), False),
-        (Reply(301), False),
-        (Reply(302), False),
-        (Reply(307), False),
-        (Reply(308), False),
-        (Reply(400), True),
-        (Reply(401), True),
-        (Reply(404), True),
-        (Reply(410), True),
-        (Reply(422), True),
-    ],
-)
-def test_reply_classification(reply: Reply, permanent: bool) -> None:
-    with pytest.raises(DeliveryError) as caught:
-        check_reply(reply, now=NOW)
-    assert caught.value.permanent is permanent
-
-
-@pytest.mark.parametrize(
-    ("location", "shown"),
-    [
-        ("https://n8n.example/webhook/n3w-s3cr3t?token=q", "https://n8n.example/***"),
-        ("https://user:pw@n8n.example:8443/webhook/n3w-s3cr3t", "https://n8n.example:8443/***"),
-        ("/webhook/n3w-s3cr3t", "(same origin)/***"),
-        ("http://n8n.example:bad/webhook/n3w-s3cr3t", "http://n8n.example/***"),
-        (None, "(no Location header)"),
-    ],
-)
-def test_redirect_keeps_only_scheme_and_host_of_the_location(
-    location: str | None, shown: str
-) -> None:
-    headers = {} if location is None else {"location": location}
-    body = f"Moved to {location}".encode()
-    with pytest.raises(DeliveryError) as caught:
-        check_reply(Reply(308, headers=headers, body=body), now=NOW)
-    assert caught.value.redirected and caught.value.location == shown
-    assert str(caught.value) == f"HTTP 308: redirected to {shown}"  # no body: it names the URL
-
-
 def test_retry_after_seconds_and_http_date() -> None:
     assert parse_retry_after("7", now=NOW) == 7.0
     date = email.utils.formatdate(NOW + 30, usegmt=True)
     assert parse_retry_after(date, now=NOW) == pytest.approx(30.0)
     assert parse_retry_after("soon", now=NOW) is None
     assert parse_retry_after(None, now=NOW) is None
-    with pytest.raises(DeliveryError) as caught:
-        check_reply(Reply(429, headers={"retry-after": "12"}), now=NOW)
-    assert caught.value.retry_after == 12.0
 
 
 def test_backoff_grows_exponentially_with_jitter_and_cap() -> None:
@@ -119,7 +62,7 @@ def test_delivered_alert_carries_id_in_body_and_idempotency_key(
     with receiving() as hook:
         parts = make_parts(webhook_url=hook.url)
         _down_then_up(parts, ["api"], 1)
-        parts.run_deliverer()
+        parts.run_senders()
         wait_for(lambda: len(hook.bodies()) == 2, timeout=10)
         down, up = hook.accepted
         assert down.json()["event"] == "service_down" and up.json()["event"] == "service_recovered"
@@ -136,7 +79,7 @@ def test_webhook_answering_500_then_200_gets_every_alert_in_order_once(
     with receiving(script) as hook:
         parts = make_parts(webhook_url=hook.url)
         _down_then_up(parts, ["api", "db"], 3)
-        parts.run_deliverer()
+        parts.run_senders()
         wait_for(lambda: len(hook.bodies()) == 12, timeout=30)
         ids = [b["id"] for b in hook.bodies()]
         assert len(set(ids)) == 12
@@ -156,7 +99,7 @@ def test_webhook_answering_400_is_failed_and_not_retried(make_parts: Callable[..
         parts = make_parts(webhook_url=hook.url)
         insert_cycle(parts.writer, {"api": "down"})
         parts.tailer.step()
-        parts.run_deliverer()
+        parts.run_senders()
         wait_for(lambda: outbox_rows(parts.db)[0][3] == "failed", timeout=10)
         row = parts.db.execute_sql(
             "SELECT attempts, last_status_code, last_error FROM alert_outbox"
@@ -176,14 +119,14 @@ def test_moved_webhook_308_is_retried_and_logged_without_the_new_url(
         insert_cycle(parts.writer, {"api": "down"})
         parts.tailer.step()
         with capture_logs() as logs:
-            parts.run_deliverer()
+            parts.run_senders()
             wait_for(lambda: outbox_rows(parts.db)[0][3] == "delivered", timeout=10)
         assert len(hook.all_requests()) == 3 and outbox_rows(parts.db)[0][4] == 3
         redirected = [e for e in logs if e["event"] == "alert.redirected"]
         assert [e["location"] for e in redirected] == ["https://n8n.example/***"] * 2
         assert redirected[0]["status_code"] == 308 and redirected[0]["item"] == "api"
         assert "n3w-s3cr3t" not in repr(logs)
-        assert parts.stats.snapshot().alerts[("service_down", "retry")] == 2
+        assert parts.stats.snapshot().alerts[("n8n", "service_down", "retry")] == 2
 
 
 def test_webhook_moved_for_good_keeps_the_alert_until_it_expires(
@@ -193,12 +136,13 @@ def test_webhook_moved_for_good_keeps_the_alert_until_it_expires(
         parts = make_parts(webhook_url=hook.url, max_age=0.5)
         insert_cycle(parts.writer, {"api": "down"})
         parts.tailer.step()
-        parts.run_deliverer()
+        parts.run_senders()
         wait_for(lambda: outbox_rows(parts.db)[0][3] != "pending", timeout=10)
         assert outbox_rows(parts.db)[0][3] == "expired"
         assert len(hook.all_requests()) >= 2
         alerts = parts.stats.snapshot().alerts
-        assert alerts[("service_down", "retry")] >= 1 and ("service_down", "failed") not in alerts
+        assert alerts[("n8n", "service_down", "retry")] >= 1
+        assert ("n8n", "service_down", "failed") not in alerts
 
 
 def test_hanging_webhook_times_out_and_is_retried(make_parts: Callable[..., Parts]) -> None:
@@ -207,11 +151,11 @@ def test_hanging_webhook_times_out_and_is_retried(make_parts: Callable[..., Part
         parts = make_parts(webhook_url=hook.url, webhook_timeout=0.5)
         insert_cycle(parts.writer, {"api": "down"})
         parts.tailer.step()
-        parts.run_deliverer()
+        parts.run_senders()
         wait_for(lambda: outbox_rows(parts.db)[0][3] == "delivered", timeout=10)
         assert len(hook.all_requests()) == 2
         assert outbox_rows(parts.db)[0][4] == 2
-        assert parts.stats.snapshot().alerts[("service_down", "retry")] == 1
+        assert parts.stats.snapshot().alerts[("n8n", "service_down", "retry")] == 1
 
 
 def test_429_retry_after_is_honoured(make_parts: Callable[..., Parts]) -> None:
@@ -220,7 +164,7 @@ def test_429_retry_after_is_honoured(make_parts: Callable[..., Parts]) -> None:
         parts = make_parts(webhook_url=hook.url)
         insert_cycle(parts.writer, {"api": "down"})
         parts.tailer.step()
-        parts.run_deliverer()
+        parts.run_senders()
         wait_for(lambda: len(hook.bodies()) == 1, timeout=10)
         first, second = hook.all_requests()
         assert second.at - first.at >= 0.95
@@ -239,7 +183,7 @@ def test_other_items_are_not_blocked_but_item_order_is_kept(
     with receiving(script) as hook:
         parts = make_parts(webhook_url=hook.url)
         _down_then_up(parts, ["api", "db"], 1)
-        parts.run_deliverer()
+        parts.run_senders()
         wait_for(lambda: len(hook.bodies()) == 4, timeout=15)
         order = [(b["item"], b["event"]) for b in hook.bodies()]
         assert order.index(("db", "service_recovered")) < order.index(("api", "service_down"))
@@ -253,13 +197,13 @@ def test_alert_older_than_max_age_is_expired_not_sent(make_parts: Callable[..., 
         parts = make_parts(webhook_url=hook.url, max_age=0.5)
         insert_cycle(parts.writer, {"api": "down"})
         parts.tailer.step()
-        parts.run_deliverer()
+        parts.run_senders()
         wait_for(lambda: outbox_rows(parts.db)[0][3] == "expired", timeout=10)
         sent = len(hook.all_requests())
         assert sent >= 1
         time.sleep(0.3)
         assert len(hook.all_requests()) == sent
-        assert parts.stats.snapshot().alerts[("service_down", "expired")] == 1
+        assert parts.stats.snapshot().alerts[("n8n", "service_down", "expired")] == 1
 
 
 def test_unreachable_webhook_error_stored_without_the_secret_url(
@@ -274,7 +218,7 @@ def test_unreachable_webhook_error_stored_without_the_secret_url(
     register_secrets(parts.config.secrets)
     insert_cycle(parts.writer, {"api": "down"})
     parts.tailer.step()
-    parts.deliverer.step()
+    parts.sender.step()
     row = parts.db.execute_sql("SELECT state, attempts, last_error FROM alert_outbox").fetchone()
     assert row[0] == "pending" and row[1] == 1
     assert row[2].startswith("connection:")
@@ -287,4 +231,52 @@ def test_without_webhook_alerts_are_logged_and_not_left_pending(
     parts = make_parts(webhook_url=None)
     _down_then_up(parts, ["api"], 2)
     assert [r[3] for r in outbox_rows(parts.db)] == ["logged"] * 4
-    assert parts.stats.snapshot().alerts[("service_down", "logged")] == 2
+    assert parts.stats.snapshot().alerts[("log", "service_down", "logged")] == 2
+
+
+def test_a_delivery_that_cannot_be_recorded_is_remembered_not_sent_again(
+    make_parts: Callable[..., Parts],
+) -> None:
+    """Issue 13 item 3: a full or read-only disk once meant one re-POST per second."""
+    with receiving() as hook:
+        parts = make_parts(webhook_url=hook.url)
+        insert_cycle(parts.writer, {"api": "down"})
+        parts.tailer.step()
+        parts.db.execute_sql("PRAGMA query_only = ON")  # every write now fails, as on a full disk
+        for _ in range(5):
+            with pytest.raises(peewee.OperationalError):
+                parts.sender.step()
+        assert len(hook.all_requests()) == 1
+        assert outbox_rows(parts.db)[0][3] == "pending"
+        parts.db.execute_sql("PRAGMA query_only = OFF")
+        parts.sender.step()
+        assert outbox_rows(parts.db)[0][3] == "delivered"
+        assert len(hook.all_requests()) == 1
+
+
+def test_database_errors_back_off_up_to_a_cap(make_parts: Callable[..., Parts]) -> None:
+    parts = make_parts(webhook_url="http://127.0.0.1:9/hook")
+    error = peewee.OperationalError("disk I/O error")
+    waits = [parts.sender._database_error(error) for _ in range(8)]
+    assert waits == [1, 2, 4, 8, 16, 30, 30, 30]
+
+
+def test_a_success_after_an_outage_drains_every_waiting_item_at_once(
+    make_parts: Callable[..., Parts],
+) -> None:
+    """Issue 13 item 6: each item used to wait out its own backoff after the webhook came back."""
+    outage_ends = time.time() + 6.0
+
+    def script(_received: Received) -> Answer:
+        return Answer(503) if time.time() < outage_ends else Answer(200)
+
+    items = [f"svc{i}" for i in range(20)]
+    with receiving(script) as hook:
+        parts = make_parts(webhook_url=hook.url, retry_base=4.0, retry_max=60.0)
+        insert_cycle(parts.writer, dict.fromkeys(items, "down"))
+        parts.tailer.step()
+        parts.run_senders()
+        wait_for(lambda: len(hook.bodies()) == len(items), timeout=30)
+        arrivals = [r.at for r in hook.accepted]
+    # Without the drain the last item would come up to ~8 s after the first (its own backoff).
+    assert max(arrivals) - min(arrivals) < 2.5

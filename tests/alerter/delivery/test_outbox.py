@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 
 import peewee
 import pytest
 
-from alerter import deliverer, outbox
+from alerter.delivery import outbox, prune
+from hbmon.db import alerts, schema
+from hbmon.db.connection import open_database
 from tests.alerter.conftest import Parts
 
 DAY = 86400.0
@@ -72,17 +76,61 @@ def test_prune_stops_at_its_batch_cap_and_the_next_call_goes_on(
     assert _counts(parts.db) == (0, 0)
 
 
-def test_deliverer_prunes_every_ten_minutes(
+def test_pruner_prunes_every_ten_minutes(
     make_parts: Callable[..., Parts], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parts = make_parts(webhook_url=None)
     clock = [time.time()]
-    monkeypatch.setattr(deliverer, "time", SimpleNamespace(time=lambda: clock[0]))
-    parts.deliverer.step()  # the first pass prunes
+    monkeypatch.setattr(prune, "time", SimpleNamespace(time=lambda: clock[0]))
+    parts.pruner.step()  # the first pass prunes
     _fill(parts.db, replies=20, alerts=0, at=clock[0] - 40 * DAY, state="delivered")
     clock[0] += 599
-    parts.deliverer.step()
+    parts.pruner.step()
     assert _counts(parts.db) == (20, 0)
     clock[0] += 2
-    parts.deliverer.step()
+    parts.pruner.step()
     assert _counts(parts.db) == (0, 0)
+
+
+_V1_OUTBOX = (
+    'CREATE TABLE "alert_outbox" ("seq" INTEGER NOT NULL PRIMARY KEY, "alert_id" TEXT NOT NULL, '
+    '"item" TEXT NOT NULL, "event" TEXT NOT NULL, "cycle_id" INTEGER, "created_at" REAL NOT NULL, '
+    '"payload" TEXT NOT NULL, "state" TEXT NOT NULL, "attempts" INTEGER NOT NULL, '
+    '"next_attempt_at" REAL NOT NULL, "last_status_code" INTEGER, "last_error" TEXT, '
+    '"finished_at" REAL)'
+)
+
+
+def test_version_1_rows_become_n8n_rows_and_an_alert_may_go_to_several_channels(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(_V1_OUTBOX)
+        conn.execute('CREATE UNIQUE INDEX "alert_outbox_alert_id" ON "alert_outbox" ("alert_id")')
+        conn.execute("CREATE TABLE schema_versions (component TEXT PRIMARY KEY, version INTEGER)")
+        conn.execute("INSERT INTO schema_versions VALUES ('alerter', 1)")
+        conn.execute(
+            "INSERT INTO alert_outbox (alert_id, item, event, created_at, payload, state, "
+            "attempts, next_attempt_at) VALUES ('a1', 'api', 'service_down', 1, '{}', "
+            "'pending', 0, 1)"
+        )
+    db = open_database(path)
+    alerts.migrate(db)
+    assert db.execute_sql("SELECT alert_id, channel FROM alert_outbox").fetchall() == [
+        ("a1", "n8n")
+    ]
+    assert [h.alert_id for h in outbox.heads(db, "n8n")] == ["a1"]
+    db.execute_sql(
+        "INSERT INTO alert_outbox (alert_id, channel, item, event, created_at, payload, state, "
+        "attempts, next_attempt_at) VALUES ('a1', 'apprise:0f0f0f0f', 'api', 'service_down', 1, "
+        "'{}', 'pending', 0, 1)"
+    )
+    with pytest.raises(peewee.IntegrityError):
+        db.execute_sql(
+            "INSERT INTO alert_outbox (alert_id, channel, item, event, created_at, payload, "
+            "state, attempts, next_attempt_at) VALUES ('a1', 'n8n', 'api', 'service_down', 1, "
+            "'{}', 'pending', 0, 1)"
+        )
+    assert schema.component_version(db, "alerter") == alerts.SCHEMA_VERSION == 2
+    db.close()

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
+import ast
+import subprocess
+import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from alerter.channels import apprise_channel
-from alerter.channels.apprise_channel import AppriseChannel, AppriseUrlError
-from alerter.channels.base import Outcome
+from alerter.delivery.channels import apprise_channel, apprise_plugins
+from alerter.delivery.channels.apprise_channel import AppriseChannel, AppriseUrlError
+from alerter.delivery.channels.base import Outcome
 from tests.alerter.receiver import Answer, receiving
+from tests.alerter.smtp import Inbox, smtp_server
 from tests.support import free_port
 
 ALERT = {
@@ -22,24 +22,10 @@ ALERT = {
 }
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(parsed)  # type: ignore[arg-type]
-        return "250 OK"
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[_Inbox, int]]:
-    inbox = _Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+def smtp() -> Iterator[Inbox]:
+    with smtp_server() as inbox:
+        yield inbox
 
 
 def test_json_url_posts_title_and_body_and_a_500_is_retried_later() -> None:
@@ -66,11 +52,10 @@ def test_refused_connection_is_retried_with_a_reason() -> None:
 
 
 def test_mailto_delivers_to_a_real_smtp_server_with_the_title_as_subject(
-    smtp: tuple[_Inbox, int],
+    smtp: Inbox,
 ) -> None:
-    inbox, port = smtp
-    url = f"mailto://127.0.0.1:{port}?to=oncall@example.test&from=hb@example.test&mode=insecure"
-    result = AppriseChannel(url).send(apprise_channel.render(ALERT))
+    inbox = smtp
+    result = AppriseChannel(inbox.mailto()).send(apprise_channel.render(ALERT))
     assert result.outcome is Outcome.DELIVERED
     [mail] = inbox.messages
     assert mail["Subject"] == ALERT["title"]
@@ -97,3 +82,23 @@ def test_a_bad_url_is_refused_with_apprise_reason_and_no_secret(url: str, why: s
     with pytest.raises(AppriseUrlError, match=why) as refused:
         apprise_channel.describe(url)
     assert "hunter22" not in str(refused.value)
+
+
+def test_only_the_plugins_of_the_configured_urls_are_imported() -> None:
+    code = (
+        "import sys; from alerter.delivery.channels import apprise_channel as a; "
+        "a.describe('json://127.0.0.1:9/x'); a.describe('tgram://123456789:abcdefghij/42'); "
+        "print(sorted(m for m in sys.modules if m.startswith('apprise.plugins.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(ast.literal_eval(out))
+    assert {"apprise.plugins.custom_json", "apprise.plugins.telegram"} <= loaded
+    assert len(loaded) < 20  # Apprise's own lookup imports all ~190
+
+
+@pytest.mark.parametrize(("schema", "name"), [("json", "NotifyJSON"), ("mailtos", "NotifyEmail")])
+def test_plugin_for_finds_the_class_serving_a_schema(schema: str, name: str) -> None:
+    assert apprise_plugins.plugin_for(schema).__name__ == name
+    assert apprise_plugins.plugin_for("nonsense") is None

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from alerter.channels import alertmanager
-from alerter.channels.base import Outcome
+from alerter.delivery.channels import alertmanager
+from alerter.delivery.channels.base import Outcome
 from alerter.transport import HttpClientTransport
 from hbmon.net.policy import NetPolicy
 from tests.alerter.receiver import Receiver, receiving
-from tests.alertmanager import Alertmanager
+from tests.alertmanager import Alertmanager, cluster, webhook_config
 from tests.conftest import require_tool
 from tests.support import free_port, wait_for
 
@@ -43,18 +43,6 @@ RECOVERED = {
 }
 
 
-def _config(path: Path, webhook: str) -> Path:
-    path.write_text(
-        "route:\n"
-        "  receiver: hook\n  group_by: [host]\n"
-        "  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n"
-        "receivers:\n"
-        f"  - name: hook\n    webhook_configs:\n      - url: {webhook}\n"
-        "        send_resolved: false\n"
-    )
-    return path
-
-
 @pytest.fixture
 def transport() -> Iterator[HttpClientTransport]:
     client = HttpClientTransport(NetPolicy())
@@ -71,14 +59,14 @@ def hook() -> Iterator[Receiver]:
 @pytest.fixture
 def node(tmp_path: Path, hook: Receiver) -> Iterator[Alertmanager]:
     binary = require_tool("prometheus-alertmanager")
-    am = Alertmanager(binary, _config(tmp_path / "am.yml", hook.url), tmp_path / "am")
+    am = Alertmanager(binary, webhook_config(tmp_path / "am.yml", hook.url), tmp_path / "am")
     yield am
     am.stop()
 
 
 def _send(transport: HttpClientTransport, am: Alertmanager, alert: dict[str, Any]) -> Outcome:
     rendered = alertmanager.render(alert)
-    result = alertmanager.send(transport, am.url, rendered, resend_seconds=60, timeout=5)
+    result = alertmanager.send(transport, am.url, [rendered], resend_seconds=60, timeout=5)
     return result.outcome
 
 
@@ -87,9 +75,7 @@ def _active(am: Alertmanager) -> list[dict[str, Any]]:
 
 
 def test_labels_and_annotations_of_a_down_alert() -> None:
-    body = json.loads(
-        alertmanager.with_ends_at(alertmanager.render(DOWN), now=NOW, resend_seconds=60)
-    )[0]
+    body = alertmanager.with_ends_at(alertmanager.render(DOWN), now=NOW, resend_seconds=60)
     assert body["labels"] == {
         "alertname": "HeartbeatServiceDown",
         "service": "api",
@@ -117,14 +103,14 @@ def test_a_bad_payload_is_permanent_and_an_unreachable_node_is_retried(
     transport: HttpClientTransport, node: Alertmanager
 ) -> None:
     refused = alertmanager.send(
-        transport, node.url, b'{"labels":{}}', resend_seconds=60, timeout=5
+        transport, node.url, [b'{"labels":{}}'], resend_seconds=60, timeout=5
     )  # Alertmanager answers 400 to an alert without labels: resending cannot help
     assert refused.outcome is Outcome.PERMANENT
     assert refused.detail.startswith("HTTP 400")
     broken = alertmanager.send(
         transport,
         f"http://127.0.0.1:{free_port()}",
-        alertmanager.render(DOWN),
+        [alertmanager.render(DOWN)],
         resend_seconds=60,
         timeout=2,
     )
@@ -159,18 +145,8 @@ def test_two_node_cluster_gets_the_alert_on_both_nodes_and_notifies_once(
     tmp_path: Path, transport: HttpClientTransport, hook: Receiver
 ) -> None:
     binary = require_tool("prometheus-alertmanager")
-    config = _config(tmp_path / "am.yml", hook.url)
-    addresses = (f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
-    nodes = [
-        Alertmanager(
-            binary,
-            config,
-            tmp_path / f"am{i}",
-            cluster_address=address,
-            peers=tuple(a for a in addresses if a != address),
-        )
-        for i, address in enumerate(addresses)
-    ]
+    config = webhook_config(tmp_path / "am.yml", hook.url)
+    nodes = cluster(binary, config, tmp_path)
     try:
         for am in nodes:
             assert _send(transport, am, DOWN) is Outcome.DELIVERED

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from alerter.channels.base import Outcome, SendResult
-from alerter.delivery import parse_retry_after
+from alerter.delivery.backoff import parse_retry_after
+from alerter.delivery.channels.base import (
+    Channel,
+    Destination,
+    Outcome,
+    SendResult,
+    destination_key,
+)
+from alerter.model import Event
 from alerter.transport import Transport
+from hbmon.alerter_settings import redact_url
 
 API_PATH = "/api/v2/alerts"
 ENDS_AT_RESENDS = 4  # a firing alert stays active this many resend periods without news
@@ -27,11 +35,11 @@ class Rule:
 def rule_for(alert: Mapping[str, Any]) -> Rule:
     """Which Alertmanager alert an event opens or resolves."""
     event = alert["event"]
-    if event in ("service_down", "service_recovered"):
-        return Rule("HeartbeatServiceDown", "critical", event == "service_down")
-    if event in ("exporter_stalled", "exporter_recovered"):
-        return Rule("HeartbeatExporterStalled", "critical", event == "exporter_stalled")
-    if event == "worker_status_changed":
+    if event in (Event.SERVICE_DOWN, Event.SERVICE_RECOVERED):
+        return Rule("HeartbeatServiceDown", "critical", event == Event.SERVICE_DOWN)
+    if event in (Event.EXPORTER_STALLED, Event.EXPORTER_RECOVERED):
+        return Rule("HeartbeatExporterStalled", "critical", event == Event.EXPORTER_STALLED)
+    if event == Event.WORKER_STATUS_CHANGED:
         return Rule("HeartbeatWorkerStatus", "critical", alert["status"] != "healthy")
     raise ValueError(f"no Alertmanager rule for event {event!r}")
 
@@ -63,37 +71,65 @@ def render(alert: Mapping[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def with_ends_at(rendered: bytes, *, now: float, resend_seconds: float) -> bytes:
+def with_ends_at(rendered: bytes, *, now: float, resend_seconds: float) -> dict[str, Any]:
     """A firing alert stays active a few resend periods ahead of the moment it is sent."""
-    body = json.loads(rendered)
+    body: dict[str, Any] = json.loads(rendered)
     if "endsAt" not in body:
         body["endsAt"] = rfc3339(now + ENDS_AT_RESENDS * resend_seconds)
-    return json.dumps([body], ensure_ascii=False, separators=(",", ":")).encode()
+    return body
+
+
+def is_firing(rendered: bytes) -> bool:
+    return "endsAt" not in json.loads(rendered)
 
 
 def send(
     transport: Transport,
     base_url: str,
-    rendered: bytes,
+    alerts: Sequence[bytes],
     *,
     resend_seconds: float,
     timeout: float,
     now: float | None = None,
 ) -> SendResult:
+    """POST rendered alerts in one request; 4xx is permanent, 5xx and network are retried."""
     now = time.time() if now is None else now
-    body = with_ends_at(rendered, now=now, resend_seconds=resend_seconds)
+    bodies = [with_ends_at(a, now=now, resend_seconds=resend_seconds) for a in alerts]
     reply = transport.post(
         base_url.rstrip("/") + API_PATH,
-        body,
+        json.dumps(bodies, ensure_ascii=False, separators=(",", ":")).encode(),
         {"Content-Type": "application/json"},
         timeout,
     )
     if reply.status is None:
-        return SendResult(Outcome.RETRY, reply.error or "no answer")
+        return SendResult(Outcome.RETRY, reply.error or "no answer", elapsed=reply.elapsed)
     if 200 <= reply.status < 300:
-        return SendResult(Outcome.DELIVERED, f"HTTP {reply.status}")
+        return SendResult(Outcome.DELIVERED, f"HTTP {reply.status}", None, reply.status)
     detail = f"HTTP {reply.status}: {reply.body[:200].decode('utf-8', 'replace').strip()}"
     if 400 <= reply.status < 500 and reply.status not in (408, 429):
-        return SendResult(Outcome.PERMANENT, detail)
+        return SendResult(Outcome.PERMANENT, detail, status_code=reply.status)
     retry_after = parse_retry_after(reply.headers.get("retry-after"), now=now)
-    return SendResult(Outcome.RETRY, detail, retry_after)
+    return SendResult(Outcome.RETRY, detail, retry_after, reply.status)
+
+
+def destination(
+    transport: Transport, base_url: str, *, resend_seconds: float, timeout: float
+) -> Destination:
+    """One Alertmanager node: every alert goes to each node, as Prometheus does for an HA pair."""
+
+    def post(alerts: Sequence[bytes]) -> SendResult:
+        return send(transport, base_url, alerts, resend_seconds=resend_seconds, timeout=timeout)
+
+    def resend(alerts: Sequence[bytes]) -> SendResult | None:
+        still_firing = [a for a in alerts if is_firing(a)]
+        return post(still_firing) if still_firing else None
+
+    return Destination(
+        Channel.ALERTMANAGER,
+        destination_key(Channel.ALERTMANAGER, base_url),
+        display=redact_url(base_url),
+        render=render,
+        send=lambda rendered, _alert_id: post([rendered]),
+        resend=resend,
+        resend_every=resend_seconds,
+    )

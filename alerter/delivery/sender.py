@@ -1,0 +1,214 @@
+"""One destination's delivery loop: attempt each item's head alert, record it, schedule retries.
+
+Every destination has its own sender thread: a dead channel never delays another.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+
+import peewee
+
+from alerter.config import AlerterConfig
+from alerter.delivery import outbox
+from alerter.delivery.backoff import backoff_delay
+from alerter.delivery.channels.base import Destination, Outcome, SendResult
+from alerter.delivery.outbox import PendingAlert
+from alerter.model import AlertResult
+from alerter.stats import Stats
+from hbmon.db.alerts import OutboxState
+from hbmon.logs import get_logger, redact_text
+
+log = get_logger("alerter.delivery")
+IDLE_WAIT = 1.0
+DB_RETRY_MAX = 30.0  # the longest wait between passes while the database keeps failing
+
+
+class Sender:
+    """Runs in its own thread; `wake` is set after alerts for it were enqueued."""
+
+    def __init__(
+        self,
+        db: peewee.SqliteDatabase,
+        config: AlerterConfig,
+        destination: Destination,
+        stats: Stats,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.destination = destination
+        self.stats = stats
+        self.rng = rng or random.Random()
+        self.wake = threading.Event()
+        self._next_resend = 0.0  # at start: Alertmanager hears at once what is still firing
+        # Outcomes sent but not yet recorded (full disk, read-only, locked): written before
+        # anything else is sent, never re-sent meanwhile (issue 13 item 3).
+        self._unrecorded: dict[int, Callable[[], None]] = {}
+        self._db_failures = 0
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    wait = self.step(stop)
+                    self._db_failures = 0
+                except peewee.OperationalError as exc:  # locked or I/O: retried with backoff
+                    wait = self._database_error(exc)
+                self.wake.wait(wait)
+                self.wake.clear()
+        finally:
+            self.db.close()
+
+    def _database_error(self, exc: peewee.OperationalError) -> float:
+        self._db_failures += 1
+        wait = backoff_delay(
+            self._db_failures, base=IDLE_WAIT, cap=DB_RETRY_MAX, retry_after=None, jitter=1.0
+        )
+        log.error(
+            "delivery.database_error",
+            error=str(exc),
+            unrecorded=len(self._unrecorded),
+            retry_in_s=wait,
+            **self._where(),
+        )
+        return wait
+
+    def step(self, stop: threading.Event | None = None) -> float:
+        """Attempt every due head once; return how long to sleep before the next one is due."""
+        self._flush()
+        next_due = self._resend_due()
+        for alert in outbox.heads(self.db, self.destination.key):
+            if stop is not None and stop.is_set():
+                break
+            if alert.next_attempt_at <= time.time():
+                self.attempt(alert)
+                next_due = 0.0  # the item's next alert may now be the head: look again at once
+            else:
+                next_due = min(next_due, alert.next_attempt_at)
+        return max(0.0, next_due - time.time())
+
+    def _flush(self) -> None:
+        """Write the remembered outcomes, oldest first; raises while the database still fails."""
+        for seq, write in list(self._unrecorded.items()):
+            write()
+            del self._unrecorded[seq]
+
+    def _record(self, seq: int, write: Callable[[], None]) -> None:
+        """Write an outcome now, or remember it: a sent alert is never re-sent for want of it."""
+        try:
+            write()
+        except peewee.OperationalError:
+            self._unrecorded[seq] = write
+            raise
+
+    def attempt(self, alert: PendingAlert) -> None:
+        if time.time() - alert.created_at > self.config.max_age:
+            self._expire(alert)
+            return
+        result = self.destination.send(alert.payload.encode(), alert.alert_id)
+        if result.outcome is Outcome.DELIVERED:
+            self._delivered(alert, result)
+        elif result.outcome is Outcome.PERMANENT:
+            self._give_up(alert, result)
+        else:
+            self._reschedule(alert, result)
+
+    def _resend_due(self) -> float:
+        """Re-send firing alerts every `resend_every`; when the next round is due."""
+        resend = self.destination.resend
+        if resend is None:
+            return time.time() + IDLE_WAIT
+        now = time.time()
+        if now >= self._next_resend:
+            self._next_resend = now + self.destination.resend_every
+            alerted = outbox.alerted_items(self.db)
+            sent = outbox.last_delivered(self.db, self.destination.key)
+            result = resend([p for item, p in sent.items() if item in alerted])
+            if result is not None and result.outcome is not Outcome.DELIVERED:
+                log.warning(
+                    "alert.resend_failed", error=redact_text(result.detail)[:300], **self._where()
+                )
+        return min(self._next_resend, now + IDLE_WAIT)
+
+    def _expire(self, alert: PendingAlert) -> None:
+        outbox.finish(self.db, alert.seq, OutboxState.EXPIRED, now=time.time(), attempted=False)
+        self._count(alert, AlertResult.EXPIRED)
+        log.error("alert.expired", **self._fields(alert), attempts=alert.attempts)
+
+    def _delivered(self, alert: PendingAlert, result: SendResult) -> None:
+        self._count(alert, AlertResult.DELIVERED)
+        log.info(
+            "alert.delivered",
+            **self._fields(alert),
+            attempts=alert.attempts + 1,
+            status_code=result.status_code,
+            elapsed_ms=round(result.elapsed * 1000, 1),
+        )
+        now, key, code = time.time(), self.destination.key, result.status_code
+        self._record(
+            alert.seq,
+            lambda: outbox.delivered(self.db, alert.seq, key, now=now, status_code=code),
+        )
+
+    def _give_up(self, alert: PendingAlert, result: SendResult) -> None:
+        error = redact_text(result.detail)[:500]
+        outbox.finish(
+            self.db,
+            alert.seq,
+            OutboxState.FAILED,
+            now=time.time(),
+            attempted=True,
+            status_code=result.status_code,
+            error=error,
+        )
+        self._count(alert, AlertResult.FAILED)
+        log.error(
+            "alert.failed", **self._fields(alert), status_code=result.status_code, reply=error
+        )
+
+    def _reschedule(self, alert: PendingAlert, result: SendResult) -> None:
+        error = redact_text(result.detail)[:500]
+        delay = backoff_delay(
+            alert.attempts + 1,
+            base=self.config.retry_base,
+            cap=self.config.retry_max,
+            retry_after=result.retry_after,
+            jitter=self.rng.random(),
+        )
+        due, code = time.time() + delay, result.status_code
+        self._record(
+            alert.seq,
+            lambda: outbox.reschedule(
+                self.db, alert.seq, next_attempt_at=due, status_code=code, error=error
+            ),
+        )
+        self._count(alert, AlertResult.RETRY)
+        fields = {
+            **self._fields(alert),
+            "attempts": alert.attempts + 1,
+            "status_code": result.status_code,
+            "error": error,
+            "retry_in_s": round(delay, 2),
+        }
+        if result.location is not None:  # a 3xx: N8N_WEBHOOK_URL needs fixing
+            log.warning("alert.redirected", location=result.location, **fields)
+        else:
+            log.warning("alert.retry", **fields)
+
+    def _count(self, alert: PendingAlert, result: AlertResult) -> None:
+        self.stats.alert(alert.event, result, self.destination.channel)
+
+    def _where(self) -> dict[str, str]:
+        return {"channel": self.destination.channel, "destination": self.destination.display}
+
+    def _fields(self, alert: PendingAlert) -> dict[str, str]:
+        return {
+            "alert_id": alert.alert_id,
+            "alert_event": alert.event,
+            "item": alert.item,
+            **self._where(),
+        }
