@@ -6,15 +6,19 @@ import argparse
 import os
 import resource
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import peewee
+
 from exporter.app import ExporterApp, probing
 from exporter.config import ExporterConfig, plaintext_secrets
 from exporter.cycle import Cycle
 from hbmon import __version__, logs, settings
+from hbmon.db import trouble
 from hbmon.db.schema import SchemaError
 from hbmon.envload import load_or_exit
 from hbmon.exporter_settings import EXPORTER_SETTINGS, SERVICE_NAMES, SERVICE_PREFIXES
@@ -118,15 +122,28 @@ def run_once(config: ExporterConfig) -> int:
     return 0 if cycle.all_healthy else 1
 
 
+def open_app(config: ExporterConfig) -> ExporterApp | None:
+    """The app over its opened, migrated database; None (one exporter.start_failed line naming
+    the reason) when the database cannot be opened, created or migrated."""
+    try:
+        return ExporterApp(config)
+    except SchemaError as error:
+        reason, detail = "schema", str(error)
+    except (peewee.DatabaseError, sqlite3.Error, OSError) as error:
+        reason, detail = trouble.classify(error).value, trouble.describe(error)
+    logs.get_logger("exporter").error(
+        "exporter.start_failed", reason=reason, error=detail, db=str(config.db_path)
+    )
+    return None
+
+
 def run_forever(config: ExporterConfig) -> int:
     log = logs.get_logger("exporter")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    try:
-        app = ExporterApp(config)
-    except SchemaError as error:
-        print(f"{PROG}: cannot use {config.db_path}: {error}", file=sys.stderr)
+    app = open_app(config)
+    if app is None:
         return 1
     try:
         app.serve()

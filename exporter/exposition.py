@@ -10,6 +10,7 @@ import threading
 import time
 
 from prometheus_client import generate_latest
+from prometheus_client.registry import Collector
 
 from exporter.metrics import CycleCollector, registry_for, service_text
 
@@ -18,9 +19,12 @@ SCRAPED_RECENTLY_S = 120.0
 
 
 class Exposition:
-    def __init__(self, collector: CycleCollector) -> None:
+    def __init__(self, collector: CycleCollector, *others: Collector) -> None:
+        """`others` are rendered with the cycle's families, each time a cycle is published."""
         self._collector = collector
         self._registry = registry_for(collector)
+        for other in others:
+            self._registry.register(other)
         self._lock = threading.Lock()
         self._rendered_version = -1
         self._text = b""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import peewee
@@ -15,7 +16,9 @@ from exporter.exposition import Exposition
 from exporter.metrics import CycleCollector
 from exporter.schedule import after, first_tick
 from exporter.store import Store
+from exporter.storehealth import StoreCollector, StoreHealth
 from hbmon import __version__
+from hbmon.db.trouble import describe
 from hbmon.logs import get_logger
 
 if TYPE_CHECKING:
@@ -34,18 +37,30 @@ class GridLoop:
         self.config = config
         self.store = store
         self.collector = CycleCollector(__version__)
-        self.exposition = Exposition(self.collector)
+        self.store_health = StoreHealth(config.interval)
+        self.exposition = Exposition(self.collector, StoreCollector(self.store_health))
         self._started = time.time()
         self._last_prune = 0.0
         self._backlog: deque[Cycle] = deque(maxlen=BACKLOG_CYCLES)
 
-    def health(self) -> tuple[bool, str]:
+    def health(self) -> tuple[bool, Mapping[str, object]]:
+        """`ok`, or why not: `store_failing` (the last cycle could not be stored) or `stale`."""
         cycle = self.collector.last_cycle
         last = cycle.completed_at if cycle is not None else self._started
         age = time.time() - last
         fresh = age <= STALE_AFTER_INTERVALS * self.config.interval
+        trouble = self.store_health.trouble
+        status = "store_failing" if trouble is not None else ("ok" if fresh else "stale")
         what = "last cycle" if cycle is not None else "started, no cycle yet"
-        return fresh, f"{'ok' if fresh else 'stale'}: {what} {age:.1f}s ago"
+        body: dict[str, object] = {
+            "status": status,
+            "detail": f"{what} {age:.1f}s ago",
+            "last_cycle_age_s": round(age, 1),
+            "backlog_cycles": len(self._backlog),
+        }
+        if trouble is not None:
+            body |= {"store_error": trouble.value, "error": self.store_health.error}
+        return status == "ok", body
 
     def run(self, probes: Probing, stop: threading.Event) -> None:
         interval = self.config.interval
@@ -59,7 +74,7 @@ class GridLoop:
             except CycleAborted:
                 log.info("cycle.aborted", reason="stop requested while probing")
                 break
-            self._record(cycle)
+            self.record(cycle)
             following = after(tick, time.time(), interval)
             if following.skipped:
                 log.warning(
@@ -73,7 +88,8 @@ class GridLoop:
         """Seconds to wait for `tick`; never more than one interval, even if the clock jumped."""
         return min(max(tick - time.time(), 0.0), self.config.interval)
 
-    def _record(self, cycle: Cycle) -> None:
+    def record(self, cycle: Cycle) -> None:
+        """Store (or keep for later), publish and log one completed cycle."""
         cycle_id = self._persist(cycle)
         self.collector.publish(cycle)
         self.exposition.cycle_published()
@@ -95,14 +111,19 @@ class GridLoop:
         if len(self._backlog) == self._backlog.maxlen:
             log.error("cycle.dropped", started_at=self._backlog[0].started_at)
         self._backlog.append(cycle)
-        cycle_id = None
+        if not self.store_health.backoff.due(time.monotonic()):
+            self.store_health.waiting(len(self._backlog))
+            return None
+        cycle_id, written = None, 0
         try:
             while self._backlog:
                 cycle_id = self.store.write(self._backlog[0])
                 self._backlog.popleft()
+                written += 1
         except peewee.DatabaseError as exc:
-            log.error("cycle.store_failed", error=str(exc), backlog=len(self._backlog))
+            self.store_health.failed(exc, len(self._backlog))
             return None
+        self.store_health.stored(written)
         return cycle_id
 
     def _maybe_prune(self) -> None:
@@ -113,7 +134,7 @@ class GridLoop:
         try:
             deleted = self.store.prune(now - self.config.retention_days * 86400.0)
         except peewee.DatabaseError as exc:  # a locked database must not stop the probing
-            log.error("retention.failed", error=str(exc))
+            log.error("retention.failed", error=describe(exc), retry_in_s=PRUNE_EVERY_SECONDS)
             return
         if deleted:
             log.info("retention.pruned", cycles=deleted, retention_days=self.config.retention_days)

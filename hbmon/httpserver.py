@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socket import AF_INET6
@@ -12,7 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from hbmon.envconfig import ListenAddress
 
-HealthCheck = Callable[[], tuple[bool, str]]
+# healthy, and a text detail or a mapping answered as JSON
+HealthCheck = Callable[[], tuple[bool, str | Mapping[str, object]]]
 Render = Callable[[], bytes]
 Response = tuple[HTTPStatus, bytes, str]  # status, body, content type
 Routes = Callable[[str], Response | None]  # None: not one of these routes
@@ -38,9 +40,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/metrics":
             self._send(HTTPStatus.OK, self.server.render(), CONTENT_TYPE_LATEST)
         elif path == "/healthz":
-            healthy, detail = self.server.health()
-            status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
-            self._send(status, (detail + "\n").encode(), "text/plain; charset=utf-8")
+            self._send(*_health_response(*self.server.health()))
         elif self.server.routes is not None and (found := self.server.routes(path)) is not None:
             self._send(*found)
         else:
@@ -55,6 +55,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """Scrapes are not events worth a log line."""
+
+
+def _health_response(healthy: bool, detail: str | Mapping[str, object]) -> Response:
+    status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+    if isinstance(detail, str):
+        return status, (detail + "\n").encode(), "text/plain; charset=utf-8"
+    return status, (json.dumps(detail) + "\n").encode(), "application/json"
 
 
 def serve(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -11,7 +12,9 @@ import peewee
 
 from exporter.history.rollup import Rollup, decode_buckets, encode_buckets
 from hbmon.db import cycles, rollups
+from hbmon.db.retry import Backoff
 from hbmon.db.rollups import RollupRow
+from hbmon.db.trouble import TroubleLog, classify, describe
 from hbmon.logs import get_logger
 from hbmon.status import Status
 
@@ -20,6 +23,9 @@ HOUR = 3600
 # On the first start over an older database (raw cycles, no rollups yet), the raw rows of at
 # most this many hours are aggregated before the first cycle: startup stays bounded.
 MAX_REBUILD_HOURS = 7 * 24
+# A closed hour the database refused is retried after 10 s, doubling up to 5 minutes: it stays
+# in memory (and on the status page) meanwhile.
+RETRY_BASE_S, RETRY_CAP_S = 10.0, 300.0
 Sample = tuple[str, Status, float | None]  # service, status, latency in ms
 _FAILURE_COLUMNS = (Status.ERROR, Status.TIMEOUT, Status.DOWN, Status.UNKNOWN)
 
@@ -80,6 +86,8 @@ class Recorder:
         self._hour: int | None = None
         self._open: dict[str, Rollup] = {}
         self._closed: list[tuple[int, dict[str, Rollup]]] = []  # waiting for the database
+        self._retry = Backoff(RETRY_BASE_S, RETRY_CAP_S)
+        self._trouble = TroubleLog()
 
     def recover(self, now: float) -> int:
         """Rebuild from raw rows each hour closed since the last one written (a crash or a stop
@@ -123,7 +131,7 @@ class Recorder:
                 if found is None:
                     found = hour_rollups[name] = Rollup()
                 found.add(status, latency)
-        if self._closed:
+        if self._closed and self._retry.due(time.monotonic()):
             self._flush()
 
     def _flush(self) -> None:
@@ -132,11 +140,25 @@ class Recorder:
             try:
                 with self._db.atomic("IMMEDIATE"):
                     self._write(hour, hour_rollups)
-            except peewee.DatabaseError as exc:  # kept in memory; the next cycle tries again
-                log.error("history.write_failed", hour=hour, error=str(exc))
+            except peewee.DatabaseError as exc:  # kept in memory; retried after a backoff
+                self._failed(hour, exc)
                 return
             self._closed.pop(0)
             log.info("history.hour_closed", hour=hour, services=len(hour_rollups))
+        self._retry.succeeded()
+        self._trouble.observe(None)
+
+    def _failed(self, hour: int, exc: peewee.DatabaseError) -> None:
+        retry_in = self._retry.failed(time.monotonic())
+        trouble = classify(exc)
+        if self._trouble.observe(trouble):
+            log.error(
+                "history.write_failed",
+                hour=hour,
+                reason=trouble.value,
+                error=describe(exc),
+                retry_in_s=retry_in,
+            )
 
     def _write(self, hour: int, hour_rollups: dict[str, Rollup]) -> None:
         day = day_of(hour, self._tz)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import threading
 from enum import StrEnum
@@ -60,19 +61,35 @@ def sqlite_cause(exc: BaseException) -> sqlite3.Error | None:
     return candidates[0] if candidates else None
 
 
+# Before SQLite runs at all, creating the database's folder can fail.
+_BY_ERRNO = {
+    errno.ENOSPC: Trouble.DISK_FULL,
+    errno.EDQUOT: Trouble.DISK_FULL,
+    errno.EROFS: Trouble.READ_ONLY,
+    errno.EACCES: Trouble.READ_ONLY,
+    errno.EPERM: Trouble.READ_ONLY,
+    errno.EIO: Trouble.IO_ERROR,
+}
+
+
 def classify(exc: BaseException) -> Trouble:
     cause = sqlite_cause(exc)
-    if cause is None:
-        return Trouble.OTHER
-    return _BY_CODE.get(cause.sqlite_errorcode & 0xFF, Trouble.OTHER)
+    if cause is not None:
+        return _BY_CODE.get(cause.sqlite_errorcode & 0xFF, Trouble.OTHER)
+    if isinstance(exc, OSError):
+        return _BY_ERRNO.get(exc.errno or 0, Trouble.CANNOT_OPEN)
+    return Trouble.OTHER
 
 
 def describe(exc: BaseException) -> str:
     """`SQLITE_FULL: database or disk is full`: the code's name and SQLite's own words."""
     cause = sqlite_cause(exc)
-    if cause is None:
-        return f"{type(exc).__name__}: {exc}"
-    return f"{cause.sqlite_errorname}: {cause}"
+    if cause is not None:
+        return f"{cause.sqlite_errorname}: {cause}"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{errno.errorcode.get(exc.errno, exc.errno)}: {exc.strerror}{where}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 class TroubleLog:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from structlog.testing import capture_logs
 
+from exporter.history import recorder
 from exporter.history.recorder import HOUR, Recorder, day_of, from_row, hour_of
 from exporter.history.rollup import uptime
 from exporter.store import Store
 from hbmon.db import rollups
+from hbmon.db.connection import sql
 from hbmon.status import Status
 from tests.exporter.test_store import http_outcome, make_cycle
 
@@ -130,3 +134,29 @@ def test_a_cycle_from_an_earlier_hour_joins_the_open_hour(store: Store) -> None:
     assert hour_rows(store) == {}
     recorder.observe(T0 + 2 * HOUR, [("s0", Status.HEALTHY, 1.0)])
     assert hour_rows(store) == {("s0", T0 + HOUR): (2, 0)}
+
+
+def test_a_refused_hour_is_logged_once_kept_and_retried_after_a_backoff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder, "RETRY_BASE_S", 0.5)
+    store = Store(tmp_path / "m.db", LIMA)
+    sql(store.database, "PRAGMA busy_timeout = 20")
+    holder = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    sample = [("s0", Status.HEALTHY, 10.0)]
+    with capture_logs() as logs:
+        store.history.observe(T0 + 10, sample)
+        for offset in (HOUR + 10, HOUR + 20, HOUR + 30):  # the first closes hour T0: refused
+            store.history.observe(T0 + offset, sample)
+        holder.execute("ROLLBACK")
+        store.history.observe(T0 + HOUR + 40, sample)
+        assert hour_rows(store) == {}  # the retry is not due yet
+        time.sleep(0.6)
+        store.history.observe(T0 + HOUR + 50, sample)
+    assert hour_rows(store) == {("s0", T0): (1, 0)}
+    failed = [line for line in logs if line["event"] == "history.write_failed"]
+    assert [(line["reason"], line["error"]) for line in failed] == [
+        ("locked", "SQLITE_BUSY: database is locked")
+    ]
+    store.close()

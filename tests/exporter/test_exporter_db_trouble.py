@@ -1,0 +1,182 @@
+"""The real `heartbeat-exporter` under real database trouble: a full tmpfs, another writer
+holding the lock, immutable files, a read-only bind mount, a file that is not a database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from pathlib import Path
+
+import pytest
+
+from tests.exporter.test_exporter_process import cycles_stored, exporter_env, get, start, stop
+from tests.mounts import fill, immutable, read_only, tmpfs
+from tests.support import StatusServer, wait_for
+
+pytestmark = pytest.mark.slow
+INTERVAL = 1.0
+MARGIN = 4.0  # on top of two intervals: the machine is shared and loaded
+BUSY_TIMEOUT = 5.0  # PRAGMA busy_timeout: a locked write gives up only after it
+
+
+@pytest.fixture
+def server() -> Iterator[StatusServer]:
+    found = StatusServer(200)
+    yield found
+    found.close()
+
+
+def events(tmp_path: Path, event: str) -> list[dict[str, object]]:
+    lines = (tmp_path / "exporter.log").read_text().splitlines()
+    found = [json.loads(line) for line in lines if line.startswith("{")]
+    return [line for line in found if line.get("event") == event]
+
+
+def health(env: dict[str, str]) -> tuple[int, dict[str, object]]:
+    status, body = get(f"http://{env['EXPORTER_LISTEN']}/healthz")
+    return status, (json.loads(body) if body else {})
+
+
+def failing_health(env: dict[str, str]) -> tuple[int, dict[str, object]] | None:
+    """The answer once it names a store condition (a blocked write first shows as `stale`)."""
+    answer = health(env)
+    return answer if answer[1].get("status") == "store_failing" else None
+
+
+@contextmanager
+def disk_full(data: Path) -> Iterator[None]:
+    filler = fill(data)
+    try:
+        yield
+    finally:
+        filler.unlink()
+
+
+@contextmanager
+def locked(data: Path) -> Iterator[None]:
+    holder = sqlite3.connect(data / "metrics.db", isolation_level=None, timeout=10)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def immutable_files(data: Path) -> AbstractContextManager[None]:
+    # Not the -shm file: SQLite maps it, and a write to a mapped immutable file is a SIGBUS.
+    return immutable(data / "metrics.db", data / "metrics.db-wal")
+
+
+Condition = Callable[[Path], AbstractContextManager[None]]
+RUNNING: list[tuple[str, Condition, str, float]] = [
+    ("full_disk", disk_full, "disk_full", 0.0),
+    ("locked", locked, "locked", BUSY_TIMEOUT),
+    ("immutable", immutable_files, "io_error", 0.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("condition", "reason", "extra_wait"),
+    [pytest.param(c, r, w, id=name) for name, c, r, w in RUNNING],
+)
+def test_trouble_turns_healthz_to_store_failing_once_logged_and_all_resumes(
+    tmp_path: Path, server: StatusServer, condition: Condition, reason: str, extra_wait: float
+) -> None:
+    data = tmp_path / "data"
+    env = exporter_env(
+        tmp_path,
+        server,
+        LOOP_INTERVAL_SECONDS=str(INTERVAL),
+        SQLITE_DB_PATH=str(data / "metrics.db"),
+        SERVICE_URL_web=server.url,
+    )
+    with ExitStack() as undo:
+        undo.enter_context(tmpfs(data, "16m") if condition is disk_full else nullcontext(data))
+        process = start(tmp_path, env)
+        undo.callback(stop, process)
+        wait_for(lambda: health(env)[0] == 200 and cycles_stored(data / "metrics.db"), timeout=20)
+        with condition(data):
+            began = time.monotonic()
+            status, body = wait_for(
+                lambda: failing_health(env), timeout=2 * INTERVAL + extra_wait + MARGIN
+            )
+            seen_after = time.monotonic() - began
+            time.sleep(3 * INTERVAL + extra_wait)  # more refused cycles: still one log line
+            assert process.poll() is None
+        cleared = time.monotonic()
+        wait_for(lambda: health(env)[0] == 200, timeout=2 * INTERVAL + extra_wait + MARGIN)
+        resumed_after = time.monotonic() - cleared
+        backlog = wait_for(lambda: health(env)[1].get("backlog_cycles") == 0, timeout=5)
+        metrics = get(f"http://{env['EXPORTER_LISTEN']}/metrics")[1]
+    assert backlog
+    assert (status, body["status"], body["store_error"]) == (503, "store_failing", reason)
+    assert [e["reason"] for e in events(tmp_path, "cycle.store_failed")] == [reason]
+    assert "cannot rollback" not in (tmp_path / "exporter.log").read_text()
+    assert len(events(tmp_path, "cycle.store_recovered")) == 1
+    assert f'heartbeat_store_errors_total{{process="exporter",reason="{reason}"}}' in metrics
+    print(f"{reason}: 503 after {seen_after:.1f} s, 200 again {resumed_after:.1f} s after clearing")
+
+
+def run_to_exit(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["heartbeat-exporter"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def assert_start_failed(done: subprocess.CompletedProcess[str], reason: str) -> None:
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "Traceback" not in output
+    lines = [json.loads(line) for line in output.splitlines() if "start_failed" in line]
+    assert [(line["event"], line["reason"]) for line in lines] == [
+        ("exporter.start_failed", reason)
+    ], output
+
+
+def start_env(tmp_path: Path, server: StatusServer, db: Path) -> dict[str, str]:
+    return exporter_env(tmp_path, server, SQLITE_DB_PATH=str(db), SERVICE_URL_web=server.url)
+
+
+def test_not_a_database_fails_at_start_in_one_line(tmp_path: Path, server: StatusServer) -> None:
+    db = tmp_path / "metrics.db"
+    db.write_bytes(b"not a database, " * 512)
+    assert_start_failed(run_to_exit(tmp_path, start_env(tmp_path, server, db)), "corrupt")
+
+
+def test_read_only_mount_fails_at_start_in_one_line(tmp_path: Path, server: StatusServer) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    with read_only(data):
+        done = run_to_exit(tmp_path, start_env(tmp_path, server, data / "metrics.db"))
+    assert_start_failed(done, "cannot_open")
+
+
+def test_immutable_database_fails_at_start_in_one_line(
+    tmp_path: Path, server: StatusServer
+) -> None:
+    db = tmp_path / "metrics.db"
+    sqlite3.connect(db).close()
+    with immutable(db):
+        done = run_to_exit(tmp_path, start_env(tmp_path, server, db))
+    assert_start_failed(done, "read_only")
+
+
+def test_full_disk_fails_at_start_in_one_line(tmp_path: Path, server: StatusServer) -> None:
+    with tmpfs(tmp_path / "data", "1m") as data:
+        filler = fill(data)
+        try:
+            done = run_to_exit(tmp_path, start_env(tmp_path, server, data / "metrics.db"))
+        finally:
+            filler.unlink()
+    assert_start_failed(done, "disk_full")

@@ -1,0 +1,69 @@
+"""Real database trouble for tests: a small tmpfs that fills up, a read-only bind mount, chattr."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import docker_required
+
+
+def _run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+
+
+def _skip_or_fail(reason: str) -> None:
+    if docker_required():
+        pytest.fail(reason + " and HBMON_REQUIRE_DOCKER=1 makes it mandatory")
+    pytest.skip(reason)
+
+
+@contextmanager
+def tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `where` (skip where mounting is not permitted)."""
+    where.mkdir(parents=True, exist_ok=True)
+    done = _run("mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where))
+    if done.returncode != 0:
+        _skip_or_fail(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        _run("umount", "-l", str(where))
+
+
+def fill(folder: Path) -> Path:
+    """Fill the file system holding `folder` to the last byte; returns the filler to delete."""
+    filler = folder / "filler"
+    _run("dd", "if=/dev/zero", f"of={filler}", "bs=64k")
+    return filler
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[Path]:
+    """`folder` bind-mounted onto itself read-only for the duration."""
+    done = _run("mount", "--bind", str(folder), str(folder))
+    if done.returncode != 0:
+        _skip_or_fail(f"cannot bind-mount here: {done.stderr.strip()}")
+    try:
+        remount = _run("mount", "-o", "remount,bind,ro", str(folder))
+        if remount.returncode != 0:
+            _skip_or_fail(f"cannot remount read-only: {remount.stderr.strip()}")
+        yield folder
+    finally:
+        _run("umount", "-l", str(folder))
+
+
+@contextmanager
+def immutable(*paths: Path) -> Iterator[None]:
+    """`chattr +i` on each path for the duration (skip where the file system refuses)."""
+    done = _run("chattr", "+i", *map(str, paths))
+    try:
+        if done.returncode != 0:
+            pytest.skip(f"chattr +i is not supported here: {done.stderr.strip()}")
+        yield
+    finally:
+        _run("chattr", "-i", *map(str, paths))
