@@ -11,7 +11,7 @@ import time
 
 from prometheus_client import generate_latest
 
-from exporter.metrics import CycleCollector, registry_for, service_text
+from exporter.metrics import CycleCollector, registry_for, service_chunks
 
 # Pre-render after a cycle only if someone scraped within this many seconds.
 SCRAPED_RECENTLY_S = 120.0
@@ -50,4 +50,4 @@ class Exposition:
             head = generate_latest(self._registry)
             if self._collector.published is published:  # no cycle published in between
                 cycle = published.cycle
-                return head + (service_text(cycle.services) if cycle is not None else b"")
+                return b"".join([head, *(service_chunks(cycle.services) if cycle else ())])

@@ -50,6 +50,8 @@ _FIXED_AT = tuple(
 _PHASE_AT = {phase: _AT[field] for phase, field in _PHASE_COLUMNS.items()}
 _FACT_AT = {fact: _AT[field] for fact, field in _COLUMN_FACTS.items()}
 _DETAILS_AT = _AT[ServiceCheck.details]
+# json.dumps(..., sort_keys=True) builds a new encoder on every call; this one is made once.
+_DETAILS_JSON = json.JSONEncoder(sort_keys=True).encode
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -123,7 +125,7 @@ class Store:
                 row[_FACT_AT[key]] = value
             else:
                 extra[key] = value
-        row[_DETAILS_AT] = json.dumps(extra, sort_keys=True) if extra else None
+        row[_DETAILS_AT] = _DETAILS_JSON(extra) if extra else None
         return row
 
     def prune(self, cutoff: float) -> int:

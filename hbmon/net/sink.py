@@ -32,6 +32,10 @@ class Sink:
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
+        self.reset()
+
+    def reset(self) -> None:
+        """Ready for the next response on the same handle (its callbacks stay set)."""
         self.body: list[bytes] = []
         self.size = 0
         self.headers: list[tuple[str, str]] = []
