@@ -99,6 +99,9 @@ def _full(
     setopt = curl.setopt
     setopt(pycurl.NOSIGNAL, 1)
     setopt(pycurl.PROXY, "")  # proxy variables are ignored: probes reach services directly
+    # Else libcurl reads no_proxy/NO_PROXY on every transfer: a linear scan of an environment
+    # that holds 10,000 SERVICE_URL_* variables (a tenth of the engine's CPU at that size).
+    setopt(pycurl.NOPROXY, "*")
     setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
     setopt(pycurl.USERAGENT, settings.user_agent)
     setopt(pycurl.HEADERFUNCTION, sink.header)
