@@ -6,6 +6,7 @@ done right after each cycle on a background thread so a scrape never waits for i
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 
@@ -50,4 +51,10 @@ class Exposition:
             head = generate_latest(self._registry)
             if self._collector.published is published:  # no cycle published in between
                 cycle = published.cycle
-                return b"".join([head, *(service_chunks(cycle.services) if cycle else ())])
+                text = io.BytesIO(head)
+                text.seek(0, io.SEEK_END)
+                # BytesIO grows in place and getvalue() hands over its buffer: the text is
+                # never held twice, as a join of its chunks would.
+                for chunk in service_chunks(cycle.services) if cycle is not None else ():
+                    text.write(chunk)
+                return text.getvalue()
