@@ -22,7 +22,7 @@ _WAIT_SLICE = 0.1  # how often a waiting cycle looks at the stop event
 _RUNNING = ProbeResult(Status.TIMEOUT, reason="probe still running at the cycle deadline")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceOutcome:
     spec: ServiceSpec
     result: ProbeResult

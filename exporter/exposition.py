@@ -6,13 +6,14 @@ done right after each cycle on a background thread so a scrape never waits for i
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 
 from prometheus_client import generate_latest
 from prometheus_client.registry import Collector
 
-from exporter.metrics import CycleCollector, registry_for, service_text
+from exporter.metrics import CycleCollector, registry_for, service_chunks
 
 # Pre-render after a cycle only if someone scraped within this many seconds.
 SCRAPED_RECENTLY_S = 120.0
@@ -54,4 +55,10 @@ class Exposition:
             head = generate_latest(self._registry)
             if self._collector.published is published:  # no cycle published in between
                 cycle = published.cycle
-                return head + (service_text(cycle.services) if cycle is not None else b"")
+                text = io.BytesIO(head)
+                text.seek(0, io.SEEK_END)
+                # BytesIO grows in place and getvalue() hands over its buffer: the text is
+                # never held twice, as a join of its chunks would.
+                for chunk in service_chunks(cycle.services) if cycle is not None else ():
+                    text.write(chunk)
+                return text.getvalue()

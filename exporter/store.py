@@ -29,7 +29,7 @@ _PHASE_COLUMNS: dict[str, peewee.Field] = {
 # Positions in a check row, resolved once: a peewee Field hashes in Python, and a cycle of
 # 10,000 checks looked fields up 300,000 times.
 _AT = {field: position for position, field in enumerate(cycles.CHECK_FIELDS)}
-_FIXED_AT = tuple(
+_CYCLE_AT, _NAME_AT, _KIND_AT, _STATUS_AT, _CODE_AT, _LATENCY_AT, _REASON_AT = (
     _AT[field]
     for field in (
         ServiceCheck.cycle,
@@ -45,6 +45,12 @@ _PHASE_AT = {phase: _AT[field] for phase, field in _PHASE_COLUMNS.items()}
 # A probe fact named like a column is stored in it; every other fact goes into `details`.
 _FACT_AT = {f.column_name: _AT[f] for f in cycles.CHECK_FIELDS if f.column_name in set(base.Fact)}
 _DETAILS_AT = _AT[ServiceCheck.details]
+_EMPTY_ROW = (None,) * len(_AT)
+# json.dumps(..., sort_keys=True) builds a new encoder on every call; this one is made once.
+_DETAILS_JSON = json.JSONEncoder(sort_keys=True).encode
+# Details texts remembered per store: a service's extra facts (final URL, redirects) rarely
+# change from cycle to cycle, and encoding them was a fifth of building a row.
+_DETAILS_CACHE_SIZE = 65536
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -64,6 +70,7 @@ class Store:
         self._tz = tz
         self._interval = interval
         self._history_days = history_days
+        self._details_cache: dict[tuple[object, ...], str] = {}
         self.database: peewee.SqliteDatabase = open_database(path)
         cycles.migrate(self.database, tz)
         rollups.migrate(self.database)
@@ -107,33 +114,40 @@ class Store:
             MonitoringCycle.completed_at: cycle.completed_at,
         }
 
-    @staticmethod
-    def _check_row(cycle_id: int, outcome: ServiceOutcome) -> list[Any]:
+    def _check_row(self, cycle_id: int, outcome: ServiceOutcome) -> list[Any]:
         """The check's values in CHECK_FIELDS order; a column nothing fills stays NULL."""
-        result = outcome.result
-        row: list[Any] = [None] * len(_AT)
-        fixed = (
-            cycle_id,
-            outcome.spec.name,
-            outcome.spec.kind,
-            result.status.value,
-            result.status_code,
-            _ms(result.latency_s),
-            result.reason,
-        )
-        for position, value in zip(_FIXED_AT, fixed, strict=True):
-            row[position] = value
+        result, spec = outcome.result, outcome.spec
+        row: list[Any] = list(_EMPTY_ROW)
+        row[_CYCLE_AT] = cycle_id
+        row[_NAME_AT] = spec.name
+        row[_KIND_AT] = spec.kind
+        row[_STATUS_AT] = result.status.value
+        row[_CODE_AT] = result.status_code
+        row[_LATENCY_AT] = _ms(result.latency_s)
+        row[_REASON_AT] = result.reason
         for phase, seconds in result.phases.items():
-            if phase in _PHASE_AT:
-                row[_PHASE_AT[phase]] = _ms(seconds)
+            at = _PHASE_AT.get(phase)
+            if at is not None:
+                row[at] = _ms(seconds)
         extra = {}
         for key, value in result.facts.items():
-            if key in _FACT_AT:
-                row[_FACT_AT[key]] = value
-            else:
+            at = _FACT_AT.get(key)
+            if at is None:
                 extra[key] = value
-        row[_DETAILS_AT] = json.dumps(extra, sort_keys=True) if extra else None
+            else:
+                row[at] = value
+        row[_DETAILS_AT] = self._details(extra) if extra else None
         return row
+
+    def _details(self, extra: dict[str, base.FactValue]) -> str:
+        # The types are part of the key: True == 1 == 1.0, but their JSON differs.
+        key = (*extra.items(), *map(type, extra.values()))
+        text = self._details_cache.get(key)
+        if text is None:
+            if len(self._details_cache) >= _DETAILS_CACHE_SIZE:
+                self._details_cache.clear()
+            text = self._details_cache[key] = _DETAILS_JSON(extra)
+        return text
 
     def prune(self, cutoff: float) -> int:
         """Delete cycles started before `cutoff` (and their checks) and rollups older than

@@ -35,7 +35,7 @@ class Fact(StrEnum):
 PHASES = ("dns", "connect", "tls", "ttfb")  # keys of ProbeResult.phases, in seconds
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # 10,000 per cycle, two cycles held at once
 class ProbeResult:
     """Outcome of one probe. Expected failures are results; an exception is a bug."""
 

@@ -16,12 +16,11 @@ import pycurl
 
 from hbmon.logs import get_logger
 from hbmon.net.exchange import Exchange
-from hbmon.net.hop import HopOutcome, HopSettings, configure, outcome
+from hbmon.net.hop import Handle, HopOutcome, HopSettings, configure, outcome
 from hbmon.net.loop import CurlLoop
 from hbmon.net.policy import IpFamily
 from hbmon.net.reply import ErrorKind, HttpReply, NetError
 from hbmon.net.resolve import Answer, DnsCache
-from hbmon.net.sink import Sink
 
 log = get_logger("hbmon.net")
 _GRACE_S = 0.02  # libcurl's own TIMEOUT_MS normally ends a hop; this is the backstop
@@ -36,14 +35,13 @@ class Job:
     __slots__ = (
         "asked_at",
         "counted",
-        "curl",
         "dns_wait",
         "done",
         "exchange",
         "finished",
+        "handle",
         "not_after",
         "priority",
-        "sink",
     )
 
     def __init__(
@@ -59,8 +57,7 @@ class Job:
         self.priority = priority  # skips the queues for a slot and for name lookups
         self.not_after = not_after  # monotonic time past which it must not start or run
         self.counted = False  # holds one of the engine's slots
-        self.curl: pycurl.Curl | None = None
-        self.sink: Sink | None = None
+        self.handle: Handle | None = None  # while a hop is in libcurl's hands
         self.finished = False
         self.asked_at = 0.0
         self.dns_wait = 0.0
@@ -89,7 +86,7 @@ class Engine:
         self._active: dict[pycurl.Curl, Job] = {}
         self._pending: deque[Job] = deque()  # waiting for a slot; the budget starts after
         self._running = 0
-        self._free: list[pycurl.Curl] = []
+        self._free: list[Handle] = []
         self._certs: dict[tuple[str, str, int, str], float] = {}
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hbmon-net-engine", daemon=True)
@@ -170,28 +167,26 @@ class Engine:
             self._transfer(job, answer)
 
     def _transfer(self, job: Job, addresses: tuple[str, ...]) -> None:
-        curl = self._free.pop() if self._free else pycurl.Curl()
+        handle = self._free.pop() if self._free else Handle(self._settings.max_body)
         exchange = job.exchange
         remaining_ms = max(1, math.ceil((exchange.deadline - time.monotonic()) * 1000))
-        job.sink = Sink(self._settings.max_body)
-        job.curl = curl
+        job.handle = handle
         try:
             configure(
-                curl,
+                handle,
                 exchange.route,
                 exchange.request,
                 addresses=addresses,
                 timeout_ms=remaining_ms,
                 settings=self._settings,
-                sink=job.sink,
             )
         except (pycurl.error, ValueError, TypeError) as exc:  # e.g. a header libcurl refuses
             self._release(job)
             error = NetError(ErrorKind.PROTOCOL, f"cannot send the request: {type(exc).__name__}")
             self._finish(job, exchange.reply(None, error))
             return
-        self._active[curl] = job
-        self._multi.add_handle(curl)
+        self._active[handle.curl] = job
+        self._multi.add_handle(handle.curl)
 
     def _collect(self) -> None:
         while True:
@@ -207,10 +202,10 @@ class Engine:
     def _hop_done(self, curl: pycurl.Curl, code: int, message: str) -> None:
         job = self._active.pop(curl)
         self._multi.remove_handle(curl)
-        assert job.sink is not None
+        assert job.handle is not None
         exchange = job.exchange
         hop = self._with_certificate(
-            exchange.route.key, outcome(curl, code, message, job.sink, partial(_stage, job))
+            exchange.route.key, outcome(curl, code, message, job.handle.sink, partial(_stage, job))
         )
         self._release(job)
         exchange.account(hop, job.dns_wait)
@@ -237,11 +232,12 @@ class Engine:
         return hop
 
     def _release(self, job: Job) -> None:
-        if job.sink is not None:
-            job.sink.body.clear()  # a handle kept for reuse still holds its sink's callbacks
-        if job.curl is not None and len(self._free) < self._max_transfers:
-            self._free.append(job.curl)
-        job.curl, job.sink = None, None
+        handle, job.handle = job.handle, None
+        if handle is None:
+            return
+        handle.sink.reset()  # drop the body now, not when the handle is next used
+        if len(self._free) < self._max_transfers:
+            self._free.append(handle)
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -250,9 +246,10 @@ class Engine:
             if job.finished:
                 continue
             stage = _stage(job)
-            if job.curl is not None:
-                self._active.pop(job.curl, None)
-                self._multi.remove_handle(job.curl)  # mid-transfer: libcurl closes the connection
+            if job.handle is not None:
+                self._active.pop(job.handle.curl, None)
+                # mid-transfer: libcurl closes the connection
+                self._multi.remove_handle(job.handle.curl)
                 self._release(job)
             self._finish(job, job.exchange.reply(None, job.exchange.timed_out(stage)))
 
@@ -288,9 +285,9 @@ def _ignore(reply: HttpReply) -> None:
 
 def _stage(job: Job) -> str:
     """Which step a transfer had reached, for a timeout's reason."""
-    curl, sink = job.curl, job.sink
-    if curl is None or sink is None:
+    if job.handle is None:
         return "connecting"
+    curl, sink = job.handle.curl, job.handle.sink
     if sink.complete:
         return "reading the body"
     connected = curl.getinfo(pycurl.CONNECT_TIME_T) > 0

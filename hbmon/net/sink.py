@@ -32,6 +32,10 @@ class Sink:
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
+        self.reset()
+
+    def reset(self) -> None:
+        """Ready for the next response on the same handle (its callbacks stay set)."""
         self.body: list[bytes] = []
         self.size = 0
         self.headers: list[tuple[str, str]] = []
@@ -87,7 +91,7 @@ class Sink:
             return None
         self.complete = True
         self.headers = _fields(fields)
-        problem = _framing_problem(self.version, self.headers)
+        problem = _framing_problem(self.version, self.headers, b"".join(fields))
         return None if problem is None else self._refuse(problem)
 
     def _refuse(self, reason: str) -> int:
@@ -109,8 +113,10 @@ def _fields(lines: list[bytes]) -> list[tuple[str, str]]:
     return fields
 
 
-def _framing_problem(version: str, headers: list[tuple[str, str]]) -> str | None:
+def _framing_problem(version: str, headers: list[tuple[str, str]], raw: bytes) -> str | None:
     """RFC 9112 section 6.3 framing that libcurl accepts but that must not keep a connection."""
+    if b"transfer-encoding" not in raw.lower():
+        return None  # most answers: one search of the raw section instead of a set of names
     names = {name.lower() for name, _ in headers}
     if "transfer-encoding" not in names:
         return None  # conflicting Content-Length values: libcurl refuses those itself

@@ -90,6 +90,25 @@ def test_request_does_not_follow_redirects_unless_asked(client: HttpClient) -> N
     assert bodies == [("/old", b"x"), ("/old", b"x"), ("/new", b"x")]  # 308 keeps the body
 
 
+def test_a_reused_handle_never_carries_the_previous_requests_options(client: HttpClient) -> None:
+    """Handles keep their options between hops of the same shape: a different one resets them."""
+    with serve(ok) as server:
+        token = (("X-Token", "secret"),)
+        client.request(server.url("/a"), headers=token, body=b"one", timeout=5.0)
+        client.request(server.url("/b"), method="GET", timeout=5.0)
+        client.request(server.url("/c"), method="HEAD", timeout=5.0)
+        client.request(server.url("/d"), method="GET", headers=token, timeout=5.0)
+        client.request(server.url("/e"), method="GET", timeout=5.0)
+        seen = [(r.method, r.path, r.body, "X-Token" in r.headers) for r in server.record.requests]
+    assert seen == [
+        ("POST", "/a", b"one", True),
+        ("GET", "/b", b"", False),
+        ("HEAD", "/c", b"", False),
+        ("GET", "/d", b"", True),
+        ("GET", "/e", b"", False),
+    ]
+
+
 def test_refused_connection_is_an_error_reply_not_an_exception(client: HttpClient) -> None:
     reply = client.request(f"http://127.0.0.1:{free_port()}/", body=b"{}", timeout=5.0)
     assert reply.status_code is None
