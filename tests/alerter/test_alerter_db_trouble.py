@@ -151,7 +151,10 @@ def test_trouble_turns_healthz_503_logs_once_loses_no_alert_and_resumes(
     assert max(posts.values()) <= 2
     assert f'heartbeat_store_errors_total{{process="alerter",reason="{reason}"}}' in metrics
     assert 'heartbeat_store_failing{process="alerter"} 0.0' in metrics
-    print(f"{reason}: 503 after {seen_after:.1f} s, 200 again {resumed_after:.1f} s after clearing")
+    print(
+        f"{reason}: 503 after {seen_after:.1f} s, 200 again {resumed_after:.1f} s after clearing,"
+        f" {len(final)} alerts, at most {max(posts.values())} POSTs of one"
+    )
 
 
 def test_database_that_cannot_be_opened_fails_at_start_in_one_line(tmp_path: Path) -> None:
