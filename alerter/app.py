@@ -84,7 +84,7 @@ def build_parts(
         on_alerts=wake,
         on_cycle=heartbeater.trigger.set,
     )
-    return Parts(stats, senders, Pruner(db, config), heartbeater, tailer)
+    return Parts(stats, senders, Pruner(db, config, stats), heartbeater, tailer)
 
 
 def channels_of(targets: Sequence[Destination]) -> list[str]:

@@ -13,6 +13,8 @@ from alerter.app import Alerter
 from alerter.config import AlerterConfig, plaintext_urls
 from hbmon import __version__
 from hbmon.alerter_settings import ALERTER_SETTINGS
+from hbmon.db.trouble import classify
+from hbmon.db.trouble import describe as describe_error
 from hbmon.envload import load_or_exit
 from hbmon.logs import configure, get_logger, register_secrets
 from hbmon.settings import describe, help_text
@@ -65,7 +67,7 @@ def run(config: AlerterConfig) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         alerter = Alerter(config)
-    except Exception as exc:
-        log.error("alerter.start_failed", error=str(exc))
+    except Exception as exc:  # opening or migrating the database: say why, no traceback
+        log.error("alerter.start_failed", reason=classify(exc).value, error=describe_error(exc))
         return 1
     return 0 if alerter.run(stop) else 1

@@ -80,11 +80,21 @@ class Heartbeater:
                 try:
                     self.step()
                 except peewee.OperationalError as exc:  # locked or I/O: next cycle tries again
-                    log.error("heartbeat.database_error", error=str(exc))
+                    self._refused(exc)
                 self.trigger.wait(self._wait())
                 self.trigger.clear()
         finally:
             self.db.close()
+
+    def _refused(self, exc: peewee.OperationalError) -> None:
+        refusal = self.stats.store.failed("heartbeat", exc)
+        if refusal.changed:
+            log.error("heartbeat.database_error", reason=refusal.trouble.value, error=refusal.error)
+
+    def _recovered(self) -> None:
+        failed_for = self.stats.store.succeeded("heartbeat")
+        if failed_for is not None:
+            log.info("heartbeat.database_recovered", failed_for_s=failed_for)
 
     def _wait(self) -> float:
         if self.config.heartbeat_interval <= 0:
@@ -185,6 +195,7 @@ class Heartbeater:
             destinations=self.destinations,
             reply=record,
         )
+        self._recovered()
         remember(self._items, effects)
         return effects.alerts
 

@@ -42,6 +42,7 @@ class AlerterCollector(Collector):
             "Cycles written by the exporter and not yet processed.",
             value=snap.lag_cycles,
         )
+        yield from self.stats.store.families()
 
     def _outbox_families(self) -> Iterator[Metric]:
         try:
@@ -97,10 +98,19 @@ def build_registry(
 
 
 def health(stats: Stats) -> tuple[bool, str]:
-    """Healthy while the tail loop keeps polling; the detail says how far behind it is."""
+    """Healthy while the tail loop keeps polling and every part can write the database; the
+    detail says how far behind it is, or why not (`store_failing: disk_full`)."""
     snap = stats.snapshot()
     loop_age = time.monotonic() - snap.last_loop
-    ok = loop_age < HEALTHY_LOOP_AGE
-    return ok, json.dumps(
-        {"ok": ok, "loop_age_seconds": round(loop_age, 3), "lag_cycles": snap.lag_cycles}
-    )
+    failing = stats.store.worst()
+    ok = loop_age < HEALTHY_LOOP_AGE and failing is None
+    body: dict[str, object] = {
+        "ok": ok,
+        "loop_age_seconds": round(loop_age, 3),
+        "lag_cycles": snap.lag_cycles,
+    }
+    if failing is not None:
+        body |= {"reason": f"store_failing: {failing.trouble.value}", "error": failing.error}
+    elif not ok:
+        body["reason"] = "stale"
+    return ok, json.dumps(body)

@@ -27,6 +27,7 @@ from alerter.stats import Stats
 from hbmon.db import cycles
 from hbmon.db.connection import sql
 from hbmon.db.records import Cycle, interval_of
+from hbmon.db.retry import Backoff
 from hbmon.logs import get_logger
 
 log = get_logger("alerter.tail")
@@ -74,13 +75,34 @@ class Tailer:
         self._items: dict[str, ItemState] | None = None  # `worker` belongs to the heartbeater
 
     def run(self, stop: threading.Event) -> None:
+        # A refused write is retried after one poll, then twice as long each time, never after
+        # more than one interval: a cleared condition shows within two intervals.
+        backoff = Backoff(self.config.poll, max(self.config.poll, self.config.interval))
         while not stop.is_set():
             try:
                 self.step()
+                backoff.succeeded()
+                self._recovered()
             except peewee.OperationalError as exc:  # locked or I/O: the transaction rolled back
-                log.error("tail.database_error", error=str(exc))
-                stop.wait(1.0)
-            stop.wait(self.config.poll)
+                self._refused(exc, backoff.failed(time.monotonic()))
+            stop.wait(max(self.config.poll, backoff.next_at - time.monotonic()))
+
+    def _refused(self, exc: peewee.OperationalError, retry_in: float) -> None:
+        refusal = self.stats.store.failed("tail", exc)
+        if refusal.changed:
+            log.error(
+                "tail.database_error",
+                reason=refusal.trouble.value,
+                error=refusal.error,
+                cursor=self.cursor,
+                retry_in_s=retry_in,
+            )
+
+    def _recovered(self) -> None:
+        failed_for = self.stats.store.succeeded("tail")
+        if failed_for is not None:
+            log.info("tail.database_recovered", cursor=self.cursor, failed_for_s=failed_for)
+            self.on_alerts()  # senders holding unrecorded outcomes: the database writes again
 
     def step(self) -> None:
         """One poll: process every new cycle, then check for a stalled exporter."""

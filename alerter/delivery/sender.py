@@ -55,7 +55,7 @@ class Sender:
             while not stop.is_set():
                 try:
                     wait = self.step(stop)
-                    self._db_failures = 0
+                    self._recovered()
                 except peewee.OperationalError as exc:  # locked or I/O: retried with backoff
                     wait = self._database_error(exc)
                 self.wake.wait(wait)
@@ -68,14 +68,27 @@ class Sender:
         wait = backoff_delay(
             self._db_failures, base=IDLE_WAIT, cap=DB_RETRY_MAX, retry_after=None, jitter=1.0
         )
-        log.error(
-            "delivery.database_error",
-            error=str(exc),
-            unrecorded=len(self._unrecorded),
-            retry_in_s=wait,
-            **self._where(),
-        )
+        refusal = self.stats.store.failed(self._part, exc)
+        if refusal.changed:
+            log.error(
+                "delivery.database_error",
+                reason=refusal.trouble.value,
+                error=refusal.error,
+                unrecorded=len(self._unrecorded),
+                retry_in_s=wait,
+                **self._where(),
+            )
         return wait
+
+    def _recovered(self) -> None:
+        self._db_failures = 0
+        failed_for = self.stats.store.succeeded(self._part)
+        if failed_for is not None:
+            log.info("delivery.database_recovered", failed_for_s=failed_for, **self._where())
+
+    @property
+    def _part(self) -> str:
+        return f"delivery:{self.destination.key}"
 
     def step(self, stop: threading.Event | None = None) -> float:
         """Attempt every due head once; return how long to sleep before the next one is due."""

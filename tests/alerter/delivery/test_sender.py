@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email.utils
+import json
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from alerter.delivery.backoff import backoff_delay, parse_retry_after
+from alerter.metrics import health
 from tests.alerter.conftest import Parts
 from tests.alerter.dbutil import insert_cycle, outbox_rows
 from tests.alerter.receiver import Answer, Received, receiving
@@ -280,3 +283,35 @@ def test_a_success_after_an_outage_drains_every_waiting_item_at_once(
         arrivals = [r.at for r in hook.accepted]
     # Without the drain the last item would come up to ~8 s after the first (its own backoff).
     assert max(arrivals) - min(arrivals) < 2.5
+
+
+def test_a_sender_that_cannot_record_makes_healthz_503_logs_once_and_recovers(
+    make_parts: Callable[..., Parts],
+) -> None:
+    """Another connection holds the write lock while the sender records a delivery."""
+    with receiving() as hook:
+        parts = make_parts(webhook_url=hook.url)
+        insert_cycle(parts.writer, {"api": "down"})
+        parts.tailer.step()
+        holder = sqlite3.connect(parts.config.db_path, isolation_level=None, timeout=10)
+        holder.execute("BEGIN IMMEDIATE")
+        stop = threading.Event()
+        thread = threading.Thread(target=parts.sender.run, args=(stop,))
+        with capture_logs() as logs:
+            thread.start()
+            wait_for(parts.stats.store.worst, timeout=15)
+            parts.stats.loop_pass(0)  # no tail loop runs here: only the store decides
+            failing, body = health(parts.stats)
+            holder.execute("ROLLBACK")
+            holder.close()
+            wait_for(lambda: parts.stats.store.worst() is None, timeout=15)
+            stop.set()
+            parts.sender.wake.set()
+            thread.join(10)
+        assert (failing, json.loads(body)["reason"]) == (False, "store_failing: locked")
+        parts.stats.loop_pass(0)
+        assert health(parts.stats)[0]
+        assert [e["reason"] for e in logs if e["event"] == "delivery.database_error"] == ["locked"]
+        assert [e["event"] for e in logs].count("delivery.database_recovered") == 1
+        assert outbox_rows(parts.db)[0][3] == "delivered"
+        assert len(hook.all_requests()) == 1
