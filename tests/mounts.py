@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,3 +68,25 @@ def immutable(*paths: Path) -> Iterator[None]:
         yield
     finally:
         _run("chattr", "-i", *map(str, paths))
+
+
+@contextmanager
+def disk_full(folder: Path) -> Iterator[None]:
+    """The filesystem of `folder` (a small tmpfs) filled up until the block ends."""
+    filler = fill(folder)
+    try:
+        yield
+    finally:
+        filler.unlink()
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Another connection holds the write lock of `folder`/metrics.db until the block ends."""
+    holder = sqlite3.connect(folder / "metrics.db", isolation_level=None, timeout=10)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

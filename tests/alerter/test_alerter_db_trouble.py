@@ -19,7 +19,7 @@ import pytest
 from tests.alerter.dbutil import exporter_db, insert_cycle
 from tests.alerter.proc import ALERTER, Process, alerter_env, start
 from tests.alerter.receiver import receiving
-from tests.mounts import fill, tmpfs
+from tests.mounts import disk_full, locked, tmpfs
 from tests.support import wait_for
 
 pytestmark = pytest.mark.slow
@@ -27,26 +27,6 @@ INTERVAL = 1.0
 MARGIN = 4.0  # on top of two intervals: the machine is shared and loaded
 BUSY_TIMEOUT = 5.0  # PRAGMA busy_timeout: a locked write gives up only after it
 SERVICES = [f"svc{n}" for n in range(10)]
-
-
-@contextmanager
-def disk_full(data: Path) -> Iterator[None]:
-    filler = fill(data)
-    try:
-        yield
-    finally:
-        filler.unlink()
-
-
-@contextmanager
-def locked(data: Path) -> Iterator[None]:
-    holder = sqlite3.connect(data / "metrics.db", isolation_level=None, timeout=10)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
 
 @contextmanager

@@ -8,13 +8,13 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
 
 import pytest
 
 from tests.exporter.test_exporter_process import cycles_stored, exporter_env, get, start, stop
-from tests.mounts import fill, immutable, read_only, tmpfs
+from tests.mounts import disk_full, fill, immutable, locked, read_only, tmpfs
 from tests.support import StatusServer, wait_for
 
 pytestmark = pytest.mark.slow
@@ -45,26 +45,6 @@ def failing_health(env: dict[str, str]) -> tuple[int, dict[str, object]] | None:
     """The answer once it names a store condition (a blocked write first shows as `stale`)."""
     answer = health(env)
     return answer if answer[1].get("status") == "store_failing" else None
-
-
-@contextmanager
-def disk_full(data: Path) -> Iterator[None]:
-    filler = fill(data)
-    try:
-        yield
-    finally:
-        filler.unlink()
-
-
-@contextmanager
-def locked(data: Path) -> Iterator[None]:
-    holder = sqlite3.connect(data / "metrics.db", isolation_level=None, timeout=10)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
 
 def immutable_files(data: Path) -> AbstractContextManager[None]:
