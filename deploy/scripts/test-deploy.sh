@@ -4,7 +4,10 @@
 #   1. both containers become healthy,
 #   2. the exporter reports a sibling busybox container through SERVICE_URL_sibling=docker:<name>,
 #   3. stopping that container produces a service_down alert at a webhook receiver on 127.0.0.1
-#      (and heartbeats arrive there while all is well).
+#      (and heartbeats arrive there while all is well),
+#   4. libcurl inside the image verifies TLS against the image's CA store: a local HTTPS service
+#      with a certificate from a private CA is refused with a verification error (the store
+#      loaded, the CA is not in it), and is healthy once HTTP_CA_BUNDLE names that CA.
 # Works on an engine that cannot pull and has no bridge network: the base image is debootstrapped
 # (build-base-image.sh, cached), wheels are built on the host, builds run with --network none.
 # Everything it starts is removed on exit; every wait and build is bounded, and so is the whole
@@ -31,6 +34,7 @@ sibling="$run_id-sibling"
 busybox_image="hbtest/busybox:latest"
 work="$(mktemp -d "/tmp/$run_id.XXXXXX")"
 receiver_pid=""
+tls_pid=""
 compose_cmd=()
 
 log() { printf '[test-deploy %4ss] %s\n' "$SECONDS" "$*"; }
@@ -52,6 +56,7 @@ cleanup() {
         compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
     fi
     docker rm -f "$sibling" >/dev/null 2>&1 || true
+    [[ -n "$tls_pid" ]] && kill "$tls_pid" 2>/dev/null || true
     if [[ -n "$receiver_pid" ]]; then
         kill "$receiver_pid" 2>/dev/null || true
         wait "$receiver_pid" 2>/dev/null || true
@@ -181,6 +186,49 @@ sibling_up_is() {
         | grep -Eq " $1(\.0)?$"
 }
 
+# Serve HTTPS on 127.0.0.1 with a trustme certificate for "localhost"; writes the CA to $work.
+start_tls_server() {
+    "$python" - "$work" <<'PY' &
+import http.server, ssl, sys, trustme
+from pathlib import Path
+work = Path(sys.argv[1])
+ca = trustme.CA()
+ca.cert_pem.write_to_path(str(work / "ca.pem"))
+server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ca.issue_cert("localhost").configure_cert(context)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+(work / "tls.port").write_text(str(server.server_address[1]))
+server.serve_forever()
+PY
+    tls_pid=$!
+}
+
+# `heartbeat-exporter --once` inside the exporter image against the local HTTPS service.
+probe_tls_in_image() {
+    local port=$1; shift
+    docker run --rm --network host -v "$work/ca.pem:/tmp/private-ca.pem:ro" "$@" \
+        -e "SERVICE_URL_tls=https://localhost:$port/" -e "PING_URL=https://localhost:$port/" \
+        -e LOG_FORMAT=json "heartbeat-monitor/exporter:$image_tag" --once 2>&1
+}
+
+check_tls_in_image() {
+    start_tls_server
+    wait_until 10 test -s "$work/tls.port" || fail "TLS test server did not start"
+    local port out
+    port="$(cat "$work/tls.port")"
+    out="$(probe_tls_in_image "$port")" && fail "a certificate from an unknown CA was accepted: $out"
+    grep -qi "certificate" <<<"$out" || fail "no certificate verification error in: $out"
+    grep -qiE "error setting certificate|CAfile|no such file" <<<"$out" \
+        && fail "the image's CA store did not load: $out"
+    log "ok: libcurl in the image refuses a certificate from an unknown CA:" \
+        "$(grep -oiE '[^"|]*certificate[^"|]*' <<<"$out" | head -n 1)"
+    out="$(probe_tls_in_image "$port" -e HTTP_CA_BUNDLE=/tmp/private-ca.pem)" ||
+        fail "HTTPS with HTTP_CA_BUNDLE naming the CA is not healthy: $out"
+    log "ok: libcurl in the image trusts HTTP_CA_BUNDLE"
+    kill "$tls_pid" 2>/dev/null || true
+}
+
 received() {
     "$python" - "$work/received.jsonl" "$@" <<'PY'
 import json, sys
@@ -204,6 +252,8 @@ main() {
     build_image exporter
     ((with_alerter)) && build_image alerter
     docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^heartbeat-monitor/" || true
+
+    check_tls_in_image
 
     ensure_busybox_image
     docker run -d --name "$sibling" --network none "$busybox_image" sleep 600 >/dev/null
