@@ -17,6 +17,20 @@ class Event(StrEnum):
     WORKER_STATUS_CHANGED = "worker_status_changed"
     EXPORTER_STALLED = "exporter_stalled"
     EXPORTER_RECOVERED = "exporter_recovered"
+    SERVICE_DEGRADED = "service_degraded"
+    SERVICE_DEGRADED_CLEARED = "service_degraded_cleared"
+    SERVICE_FLAPPING = "service_flapping"
+    SERVICE_FLAPPING_ENDED = "service_flapping_ended"
+    INTERNET_DOWN = "internet_down"
+    INTERNET_RECOVERED = "internet_recovered"
+    DOCKER_UNREACHABLE = "docker_unreachable"
+    DOCKER_RECOVERED = "docker_recovered"
+    CERTIFICATE_EXPIRING = "certificate_expiring"
+    CERTIFICATE_RENEWED = "certificate_renewed"
+    # A reminder's event is its original's with REMINDER_SUFFIX ("service_down_reminder").
+
+
+REMINDER_SUFFIX = "_reminder"
 
 
 class AlertResult(StrEnum):

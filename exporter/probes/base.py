@@ -30,6 +30,8 @@ class Fact(StrEnum):
     RESTART_COUNT = "restart_count"  # int
     EXIT_CODE = "exit_code"  # int, of a container that is not running
     ENGINE_ERROR = "engine_error"  # why the Docker engine could not be asked
+    DEPENDS_ON = "depends_on"  # the parent item: "internet", "docker", a service name, or None
+    ADDRESS_CLASS = "address_class"  # what a default parent was decided from: public, private, ...
 
 
 PHASES = ("dns", "connect", "tls", "ttfb")  # keys of ProbeResult.phases, in seconds

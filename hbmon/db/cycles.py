@@ -20,7 +20,7 @@ from hbmon.db.records import Check, Cycle
 from hbmon.db.schema import migrate_component
 
 COMPONENT = "exporter"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _UTC = ZoneInfo("UTC")
 
 
@@ -75,6 +75,10 @@ class ServiceCheck(_Model):
     container_state = peewee.TextField(null=True)
     restart_count = peewee.IntegerField(null=True)
     details = peewee.TextField(null=True)  # JSON object of further probe facts
+    # The item whose failure explains this one's ("internet", "docker", a service name) or NULL,
+    # and what a default was decided from: the alerter needs no configuration or DNS of its own.
+    depends_on = peewee.TextField(null=True)
+    address_class = peewee.TextField(null=True)  # public | private | loopback | ... | NULL
 
     class Meta:
         table_name = "service_checks"
@@ -111,7 +115,16 @@ def migrate(database: peewee.SqliteDatabase, tz: ZoneInfo = _UTC) -> None:
     def adopt_legacy(db: peewee.SqliteDatabase) -> None:
         legacy.adopt(db, tz, MonitoringCycle, ServiceCheck)
 
-    migrate_component(database, COMPONENT, SCHEMA_VERSION, MODELS, first_time=adopt_legacy)
+    migrate_component(
+        database, COMPONENT, SCHEMA_VERSION, MODELS, first_time=adopt_legacy, upgrade=_upgrade
+    )
+
+
+def _upgrade(database: peewee.SqliteDatabase, current: int) -> None:
+    """Version 1 had no dependency facts: its checks keep NULL (no parent, class not known)."""
+    if current < 2:
+        for field in (ServiceCheck.depends_on, ServiceCheck.address_class):
+            database.execute_sql(f"ALTER TABLE {_CHECKS} ADD COLUMN {field.column_name} TEXT")
 
 
 def insert_cycle(values: Mapping[peewee.Field, object]) -> int:
@@ -147,6 +160,7 @@ _CYCLE_READ = (
     MonitoringCycle.completed_at,
     MonitoringCycle.internet_status,
     MonitoringCycle.interval_seconds,
+    MonitoringCycle.container_count,
 )
 _CHECK_READ = (
     ServiceCheck.cycle,
@@ -156,6 +170,8 @@ _CHECK_READ = (
     ServiceCheck.status_code,
     ServiceCheck.latency_ms,
     ServiceCheck.error_message,
+    ServiceCheck.tls_cert_expiry,
+    ServiceCheck.depends_on,
 )
 _SELECT_CYCLES = (
     f"SELECT {_columns(_CYCLE_READ)} FROM {_CYCLES} "  # noqa: S608
@@ -203,7 +219,7 @@ def cycles_after(db: peewee.SqliteDatabase, cursor: int, limit: int = 50) -> lis
 
 
 def _cycle(row: tuple[Any, ...], checks: tuple[Check, ...]) -> Cycle:
-    return Cycle(row[0], row[1], row[2], row[3], checks, row[4])
+    return Cycle(row[0], row[1], row[2], row[3], checks, row[4], row[5])
 
 
 def newest_cycle(db: peewee.SqliteDatabase, *, with_checks: bool = True) -> Cycle | None:

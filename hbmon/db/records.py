@@ -15,6 +15,8 @@ class Check(NamedTuple):
     status_code: int | None
     latency_ms: float | None
     error_message: str | None
+    tls_cert_expiry: float | None = None  # the leaf certificate's notAfter, UTC epoch seconds
+    depends_on: str | None = None  # "internet", "docker", another service's name, or None
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Cycle:
     internet_status: str
     checks: tuple[Check, ...]
     interval: float | None = None  # the exporter's interval, recorded with the cycle
+    container_count: int | None = None  # None when the Docker engine could not be asked
 
 
 def interval_of(cycle: Cycle | None, configured: float) -> float:

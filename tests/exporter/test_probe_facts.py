@@ -24,6 +24,8 @@ SAMPLE: dict[Fact, FactValue] = {
     Fact.RESTART_COUNT: 3,
     Fact.EXIT_CODE: 137,
     Fact.ENGINE_ERROR: "refused",
+    Fact.DEPENDS_ON: "internet",
+    Fact.ADDRESS_CLASS: "public",
 }
 
 
@@ -55,4 +57,6 @@ def test_each_fact_is_stored_in_its_column_or_in_details(tmp_path: Path) -> None
         "tls_cert_expiry",
         "container_state",
         "restart_count",
+        "depends_on",
+        "address_class",
     }
