@@ -37,6 +37,12 @@ class AlerterConfig(CommonSettings):
     retry_max: float = table.RETRY_MAX.default
     poll: float = table.POLL.default
     retention_days: float = table.RETENTION_DAYS.default
+    degraded_failures: int = table.DEGRADED_FAILURES.default
+    degraded_window: int = table.DEGRADED_WINDOW.default
+    flap_changes: int = table.FLAP_CHANGES.default
+    flap_window: int = table.FLAP_WINDOW_CYCLES.default
+    cert_expiry_warn_days: int = table.CERT_EXPIRY_WARN_DAYS.default
+    reminder: float = table.REMINDER.default  # seconds; 0: no reminders
     net: NetPolicy = field(default_factory=NetPolicy)
 
     @property
@@ -74,6 +80,12 @@ def _check_relations(reader: EnvReader, config: AlerterConfig) -> None:
         )
     if config.poll > 0.25:
         reader.problem(table.POLL.variable, f"{config.poll:g}", "must be at most 0.25")
+    if config.degraded_failures > config.degraded_window:
+        reader.problem(
+            table.DEGRADED_FAILURES.variable,
+            str(config.degraded_failures),
+            f"must be at most {table.DEGRADED_WINDOW.variable} ({config.degraded_window})",
+        )
     if config.retry_max < config.retry_base:
         reader.problem(
             table.RETRY_MAX.variable,

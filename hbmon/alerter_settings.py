@@ -201,6 +201,32 @@ RETENTION_DAYS = Setting(
     30.0,
     "Finished rows then pruned.",
 )
+DEGRADED_FAILURES = Setting(
+    "DEGRADED_FAILURES", "degraded_failures", integer(), 6, "Failures in the window: degraded."
+)
+DEGRADED_WINDOW = Setting(
+    "DEGRADED_WINDOW", "degraded_window", integer(), 12, "Observations the degraded rule sees."
+)
+FLAP_CHANGES = Setting(
+    "FLAP_CHANGES", "flap_changes", integer(minimum=2), 4, "State changes in the window: flapping."
+)
+FLAP_WINDOW_CYCLES = Setting(
+    "FLAP_WINDOW_CYCLES", "flap_window", integer(), 90, "Cycles the flapping rule looks back."
+)
+CERT_EXPIRY_WARN_DAYS = Setting(
+    "CERT_EXPIRY_WARN_DAYS",
+    "cert_expiry_warn_days",
+    integer(minimum=0, maximum=3650),
+    14,
+    "Warn when a certificate expires within N days; 0: off.",
+)
+REMINDER = Setting(
+    "ALERT_REMINDER_SECONDS",
+    "reminder",
+    number(inclusive=True),
+    0.0,
+    "Repeat an open down/degraded/flapping alert every N s; 0: off.",
+)
 ALERTER_SETTINGS: tuple[Setting[Any], ...] = (
     *COMMON_SETTINGS,
     WEBHOOK_URL,
@@ -223,5 +249,11 @@ ALERTER_SETTINGS: tuple[Setting[Any], ...] = (
     RETRY_MAX,
     POLL,
     RETENTION_DAYS,
+    DEGRADED_FAILURES,
+    DEGRADED_WINDOW,
+    FLAP_CHANGES,
+    FLAP_WINDOW_CYCLES,
+    CERT_EXPIRY_WARN_DAYS,
+    REMINDER,
     IP_FAMILY,
 )
