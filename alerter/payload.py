@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,9 @@ class AlertFacts:
     latency_ms: float | None
     occurred_at: float  # UTC epoch seconds of the cycle (or check) that confirmed it
     cycle_id: int | None
+    failures: int | None = None  # degraded events: failed observations in the window
+    window: int | None = None  # degraded events: DEGRADED_WINDOW
+    affected: Sequence[str] | None = None  # a parent's down alert: its failing dependents
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,14 @@ _TITLES = {
         "worker_recovered": "✅ Worker Recovered",
         Event.EXPORTER_STALLED: "🛑 Exporter Stalled",
         Event.EXPORTER_RECOVERED: "✅ Exporter Recovered",
+        Event.SERVICE_DEGRADED: "🟠 Service Degraded: {item}",
+        Event.SERVICE_DEGRADED_CLEARED: "✅ Service No Longer Degraded: {item}",
+        Event.SERVICE_FLAPPING: "🔁 Service Flapping: {item}",
+        Event.SERVICE_FLAPPING_ENDED: "🟰 Service Stable Again: {item}",
+        Event.INTERNET_DOWN: "🌐 Internet Down",
+        Event.INTERNET_RECOVERED: "✅ Internet Recovered",
+        Event.DOCKER_UNREACHABLE: "🐳 Docker Engine Unreachable",
+        Event.DOCKER_RECOVERED: "✅ Docker Engine Recovered",
     },
     "es": {
         "down": "🔴 Servicio Caído: {item}",
@@ -71,10 +82,29 @@ _TITLES = {
         "worker_recovered": "✅ Worker Recuperado",
         Event.EXPORTER_STALLED: "🛑 Exportador Detenido",
         Event.EXPORTER_RECOVERED: "✅ Exportador Recuperado",
+        Event.SERVICE_DEGRADED: "🟠 Servicio Degradado: {item}",
+        Event.SERVICE_DEGRADED_CLEARED: "✅ Servicio Ya No Degradado: {item}",
+        Event.SERVICE_FLAPPING: "🔁 Servicio Oscilando: {item}",
+        Event.SERVICE_FLAPPING_ENDED: "🟰 Servicio Estable de Nuevo: {item}",
+        Event.INTERNET_DOWN: "🌐 Internet Caído",
+        Event.INTERNET_RECOVERED: "✅ Internet Recuperado",
+        Event.DOCKER_UNREACHABLE: "🐳 Motor Docker Inaccesible",
+        Event.DOCKER_RECOVERED: "✅ Motor Docker Recuperado",
     },
 }
 _LABELS = {
-    "en": ("Item", "Status", "Previous status", "Reason", "HTTP status", "Latency", "Host", "Time"),
+    "en": (
+        "Item",
+        "Status",
+        "Previous status",
+        "Reason",
+        "HTTP status",
+        "Latency",
+        "Failures",
+        "Affected",
+        "Host",
+        "Time",
+    ),
     "es": (
         "Elemento",
         "Estado",
@@ -82,6 +112,8 @@ _LABELS = {
         "Motivo",
         "Código HTTP",
         "Latencia",
+        "Fallos",
+        "Afectados",
         "Host",
         "Hora",
     ),
@@ -103,6 +135,7 @@ def message(facts: AlertFacts, context: Context, timestamp: str) -> str:
     """Markdown body, one `**Label:** value` line per known fact."""
     labels = _LABELS[context.language]
     latency = None if facts.latency_ms is None else f"{facts.latency_ms:.0f} ms"
+    failures = None if facts.failures is None else f"{facts.failures}/{facts.window}"
     values = (
         facts.item,
         facts.status,
@@ -110,6 +143,8 @@ def message(facts: AlertFacts, context: Context, timestamp: str) -> str:
         facts.reason,
         facts.status_code,
         latency,
+        failures,
+        ", ".join(facts.affected) if facts.affected else None,
         context.host,
         timestamp,
     )
@@ -124,7 +159,7 @@ def message(facts: AlertFacts, context: Context, timestamp: str) -> str:
 def build_alert(facts: AlertFacts, context: Context) -> dict[str, Any]:
     """The webhook body: `title` and `message` for existing N8N flows, plus structured fields."""
     timestamp = local_timestamp(facts.occurred_at, context.tz)
-    return {
+    body: dict[str, Any] = {
         "id": alert_id(facts),
         "event": facts.event,
         "title": title(facts, context.language),
@@ -142,6 +177,17 @@ def build_alert(facts: AlertFacts, context: Context) -> dict[str, Any]:
         "host": context.host,
         "version": context.version,
     }
+    return body | _extra_fields(facts)
+
+
+def _extra_fields(facts: AlertFacts) -> dict[str, Any]:
+    """The fields only some events carry: an event without them keeps its exact shape."""
+    extra: dict[str, Any] = {}
+    if facts.failures is not None:
+        extra |= {"failures": facts.failures, "window": facts.window}
+    if facts.affected is not None:
+        extra["affected"] = list(facts.affected)
+    return extra
 
 
 @dataclass(frozen=True)

@@ -3,71 +3,92 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 
-from alerter.debounce import Change, ItemState, Observation, Policy, Transition, advance, observe
-from alerter.model import Event, ItemUpdate, NewAlert
-from alerter.payload import AlertFacts, Context, alert_id, build_alert
+from alerter import degraded, flapping
+from alerter.debounce import (
+    Change,
+    Cover,
+    ItemState,
+    Observation,
+    Policy,
+    Transition,
+    advance,
+    observe,
+)
+from alerter.dependencies import (
+    affected,
+    cover,
+    has_dependents,
+    infrastructure_effects,
+    ordered,
+    parent_key,
+)
+from alerter.effects import SERVICE_PREFIX, Effects, remember, service_key
+from alerter.model import Event
+from alerter.payload import AlertFacts, Context
 from alerter.worker import worker_observation, worker_reason
 from hbmon.db.records import Check, Cycle
+
+__all__ = [
+    "EXPORTER",
+    "SERVICE_PREFIX",
+    "STALL_INTERVALS",
+    "WORKER",
+    "Effects",
+    "absent_services",
+    "cycle_effects",
+    "remember",
+    "service_key",
+    "stall_effects",
+    "worker_effects",
+]
 
 WORKER = "worker"
 EXPORTER = "exporter"
 STALL_INTERVALS = 3
-_STALL_POLICY = Policy(down_threshold=1, recovery_threshold=1)
+_STALL_POLICY = Policy(down_threshold=1, recovery_threshold=1, degraded_failures=0, flap_changes=0)
 STALLED = "stalled"
 RUNNING = "running"
-SERVICE_PREFIX = "service:"
 _NEW = ItemState()
-
-
-def service_key(name: str) -> str:
-    return f"{SERVICE_PREFIX}{name}"
-
-
-@dataclass
-class Effects:
-    """What one step produced: changed state rows to save or retire, and alerts to enqueue.
-
-    Only states that differ from the ones given are in `updates`: a steady item writes nothing.
-    """
-
-    updates: list[ItemUpdate] = field(default_factory=list)
-    alerts: list[NewAlert] = field(default_factory=list)
-    retired: dict[str, ItemState] = field(default_factory=dict)  # key -> its last state
-
-    def update(self, old: ItemState | None, new: ItemState, item: str, kind: str) -> None:
-        if new != old:
-            self.updates.append(ItemUpdate(item, kind, new))
-
-    def add_alert(self, facts: AlertFacts, context: Context) -> None:
-        body = build_alert(facts, context)
-        self.alerts.append(NewAlert(alert_id(facts), facts.item, facts.event, facts.cycle_id, body))
-
-
-def remember(states: dict[str, ItemState], effects: Effects) -> None:
-    """Apply committed effects to the in-memory states (only ever after the commit)."""
-    for update in effects.updates:
-        states[update.item] = update.state
-    for item in effects.retired:
-        states.pop(item, None)
+_SERVICE_EVENTS = {
+    Change.DOWN: Event.SERVICE_DOWN,
+    Change.RECOVERED: Event.SERVICE_RECOVERED,
+    Change.DEGRADED: Event.SERVICE_DEGRADED,
+    Change.DEGRADED_CLEARED: Event.SERVICE_DEGRADED_CLEARED,
+    Change.FLAPPING: Event.SERVICE_FLAPPING,
+    Change.FLAPPING_ENDED: Event.SERVICE_FLAPPING_ENDED,
+}
 
 
 def cycle_effects(
     states: Mapping[str, ItemState], cycle: Cycle, policy: Policy, context: Context
 ) -> Effects:
-    """Advance every service of the cycle, retire absent ones, and recover a stalled exporter."""
+    """Advance `internet` and `docker`, then every service (parents before their children),
+    retire absent ones, and recover a stalled exporter."""
     effects = Effects()
-    keys = [service_key(check.name) for check in cycle.checks]
-    for key, check in zip(keys, cycle.checks, strict=True):
+    infrastructure_effects(effects, states, cycle, policy, context)
+    checks = ordered(cycle.checks)
+    keys = [service_key(check.name) for check in checks]
+    for key, check in zip(keys, checks, strict=True):
         old = states.get(key)
-        state, transition = advance(old or _NEW, observe(check.status), policy)
+        observation = observe(check.status, _cover(check, states, effects))
+        state, transition = advance(old or _NEW, observation, policy, position=cycle.id)
         effects.update(old, state, key, check.kind)
         if transition is not None:
-            effects.add_alert(_service_facts(check, transition, cycle), context)
+            facts = _service_facts(check, transition, cycle, policy, context.language)
+            effects.add_alert(facts, context)
     effects.retired.update(_absent(states, set(keys)))
     _recover_exporter(effects, states.get(EXPORTER, ItemState()), cycle, context)
     return effects
+
+
+def _cover(check: Check, states: Mapping[str, ItemState], effects: Effects) -> Cover:
+    """What the check's parent, already decided in this cycle, is doing."""
+    if check.depends_on is None:
+        return Cover.NONE
+    key = parent_key(check.depends_on)
+    return cover(effects.changed.get(key) or states.get(key))
 
 
 def absent_services(states: Mapping[str, ItemState], cycle: Cycle) -> dict[str, ItemState]:
@@ -106,21 +127,41 @@ def _recover_exporter(
         effects.add_alert(facts, context)
 
 
-def _service_facts(check: Check, transition: Transition, cycle: Cycle) -> AlertFacts:
-    recovered = transition.change is Change.RECOVERED
-    reason = None if recovered else (check.error_message or _code_reason(check.status_code))
+def _service_facts(
+    check: Check, transition: Transition, cycle: Cycle, policy: Policy, language: str
+) -> AlertFacts:
+    change = transition.change
+    parent_down = change is Change.DOWN and has_dependents(cycle.checks, check.name)
     return AlertFacts(
-        event=Event.SERVICE_RECOVERED if recovered else Event.SERVICE_DOWN,
+        event=_SERVICE_EVENTS[change],
         item=check.name,
         kind=check.kind,
         status=transition.status,
         previous_status=transition.previous_status,
-        reason=reason,
+        reason=_service_reason(check, transition, policy, language),
         status_code=check.status_code,
-        latency_ms=check.latency_ms if recovered else None,
+        latency_ms=check.latency_ms if change is Change.RECOVERED else None,
         occurred_at=cycle.completed_at,
         cycle_id=cycle.id,
+        failures=transition.failures,
+        window=None if transition.failures is None else policy.degraded_window,
+        affected=affected(cycle.checks, check.name) if parent_down else None,
     )
+
+
+def _service_reason(
+    check: Check, transition: Transition, policy: Policy, language: str
+) -> str | None:
+    change = transition.change
+    if change is Change.DOWN:
+        return check.error_message or _code_reason(check.status_code)
+    if change is Change.DEGRADED:
+        return degraded.reason(transition.failures or 0, policy.degraded_window, language)
+    if change is Change.FLAPPING:
+        return flapping.reason(policy.flap_changes, policy.flap_window, language)
+    if change is Change.FLAPPING_ENDED:
+        return flapping.ended_reason(policy.flap_window, language)
+    return None
 
 
 def _code_reason(status_code: int | None) -> str | None:
@@ -181,7 +222,7 @@ def worker_effects(
 ) -> Effects:
     """Fold one heartbeat reply into the `worker` item; any alert is `worker_status_changed`."""
     effects = Effects()
-    worker_policy = Policy(policy.down_threshold, policy.recovery_threshold, True)
+    worker_policy = replace(policy, alert_failure_changes=True, degraded_failures=0, flap_changes=0)
     old = states.get(WORKER)
     state, transition = advance(old or _NEW, worker_observation(status_code), worker_policy)
     effects.update(old, state, WORKER, WORKER)

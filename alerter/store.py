@@ -7,6 +7,7 @@ object per row.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import peewee
 
@@ -17,14 +18,18 @@ from alerter.model import HeartbeatRecord, ItemUpdate, NewAlert
 from hbmon.db import cycles
 from hbmon.db.connection import sql
 
-_SELECT_ITEMS = "SELECT item, status, baseline, failures, successes, alerted FROM alert_items"
+_SELECT_ITEMS = (
+    "SELECT item, status, baseline, failures, successes, alerted, window_bits, degraded, flapping, "
+    "changes FROM alert_items"
+)
 _UPSERT_ITEM = (
-    "INSERT INTO alert_items "
-    "(item, kind, status, baseline, failures, successes, alerted, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(item) DO UPDATE SET "
+    "INSERT INTO alert_items (item, kind, status, baseline, failures, successes, alerted, "
+    "window_bits, degraded, flapping, changes, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(item) DO UPDATE SET "
     "kind = excluded.kind, status = excluded.status, baseline = excluded.baseline, "
     "failures = excluded.failures, successes = excluded.successes, "
-    "alerted = excluded.alerted, updated_at = excluded.updated_at"
+    "alerted = excluded.alerted, window_bits = excluded.window_bits, degraded = excluded.degraded, "
+    "flapping = excluded.flapping, changes = excluded.changes, updated_at = excluded.updated_at"
 )
 _DELETE_ITEM = "DELETE FROM alert_items WHERE item = ?"
 _SAVE_CURSOR = (
@@ -50,7 +55,15 @@ def initial_cursor(db: peewee.SqliteDatabase, replay: int) -> int:
 
 def load_items(db: peewee.SqliteDatabase) -> dict[str, ItemState]:
     """Every item's persisted state; read once at start, then kept in memory by its owner."""
-    return {r[0]: ItemState(*r[1:]) for r in sql(db, _SELECT_ITEMS).fetchall()}
+    return {r[0]: _item_state(r) for r in sql(db, _SELECT_ITEMS).fetchall()}
+
+
+def _item_state(row: tuple[Any, ...]) -> ItemState:
+    changes = tuple(int(p) for p in row[9].split(",") if p)
+    status, baseline, failures, successes, alerted, window = row[1:7]
+    return ItemState(
+        status, baseline, failures, successes, alerted, window, bool(row[7]), bool(row[8]), changes
+    )
 
 
 def commit(
@@ -85,7 +98,21 @@ def commit(
 
 def _item_row(update: ItemUpdate, now: float) -> tuple[object, ...]:
     s = update.state
-    return (update.item, update.kind, s.status, s.baseline, s.failures, s.successes, s.alerted, now)
+    changes = ",".join(map(str, s.changes))
+    return (
+        update.item,
+        update.kind,
+        s.status,
+        s.baseline,
+        s.failures,
+        s.successes,
+        s.alerted,
+        s.window,
+        int(s.degraded),
+        int(s.flapping),
+        changes,
+        now,
+    )
 
 
 def _reply_row(reply: HeartbeatRecord) -> tuple[object, ...]:

@@ -61,7 +61,14 @@ class Tailer:
         self.config = config
         self.context = context
         self.stats = stats
-        self.policy = Policy(config.down_threshold, config.recovery_threshold)
+        self.policy = Policy(
+            config.down_threshold,
+            config.recovery_threshold,
+            degraded_failures=config.degraded_failures,
+            degraded_window=config.degraded_window,
+            flap_changes=config.flap_changes,
+            flap_window=config.flap_window,
+        )
         self.on_alerts = on_alerts
         self.on_cycle = on_cycle
         self.started = time.time()

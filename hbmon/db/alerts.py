@@ -14,7 +14,8 @@ import peewee
 from hbmon.db.schema import migrate_component
 
 COMPONENT = "alerter"
-SCHEMA_VERSION = 2  # 2: alert_outbox.channel, one row per alert and destination
+SCHEMA_VERSION = 3  # 2: alert_outbox.channel, one row per alert and destination
+# 3: alert_items.window_bits, degraded, flapping, changes (degraded and flapping rules)
 
 
 class OutboxState(StrEnum):
@@ -54,6 +55,12 @@ class AlertItem(_Model):
     failures = peewee.IntegerField(default=0)
     successes = peewee.IntegerField(default=0)
     alerted = peewee.TextField(null=True)  # the failure status alerted, None when not alerted
+    # The last DEGRADED_WINDOW counted observations, bit 0 the newest, 1 = failed.
+    window_bits = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
+    degraded = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT 0")])
+    flapping = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT 0")])
+    # Comma-separated cycle ids of the latest confirmed changes (flapping rule), "" for none.
+    changes = peewee.TextField(default="", constraints=[peewee.SQL("DEFAULT ''")])
     updated_at = peewee.FloatField()
 
     class Meta:
@@ -105,14 +112,28 @@ class HeartbeatReply(_Model):
 MODELS: tuple[type[Any], ...] = (AlerterCursor, AlertItem, AlertOutbox, HeartbeatReply)
 
 
+_V3_ITEM_COLUMNS = (
+    "window_bits INTEGER NOT NULL DEFAULT 0",
+    "degraded INTEGER NOT NULL DEFAULT 0",
+    "flapping INTEGER NOT NULL DEFAULT 0",
+    "changes TEXT NOT NULL DEFAULT ''",
+)
+
+
 def _upgrade(database: peewee.SqliteDatabase, current: int) -> None:
-    """Version 1 had one destination, the N8N webhook: its rows become `n8n` rows."""
+    """Version 1 had one destination, the N8N webhook: its rows become `n8n` rows.
+
+    Version 3 adds the degraded and flapping state to existing items: empty window, neither.
+    """
     if current < 2:
         database.execute_sql(
             "ALTER TABLE alert_outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'n8n'"
         )
         database.execute_sql("DROP INDEX IF EXISTS alert_outbox_alert_id")
         database.execute_sql("DROP INDEX IF EXISTS alert_outbox_state_item_seq")
+    if current < 3 and database.table_exists("alert_items"):
+        for column in _V3_ITEM_COLUMNS:
+            database.execute_sql(f"ALTER TABLE alert_items ADD COLUMN {column}")
 
 
 def migrate(database: peewee.SqliteDatabase) -> None:

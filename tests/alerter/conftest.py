@@ -29,6 +29,9 @@ FAST = {
     "retry_max": 0.2,
     "webhook_timeout": 2.0,
     "down_threshold": 1,
+    # Delivery tests replay many down/up transitions of one item: no flapping rule unless a
+    # test asks for it (tests/alerter/test_flapping*.py do).
+    "flap_changes": 1000,
     "host_label": "test-host",
     "listen": ListenAddress("127.0.0.1", 0),
 }

@@ -34,11 +34,16 @@ def insert_cycle(
     internet: str = "healthy",
     started_at: float | None = None,
     interval: float | None = None,
+    containers: int | None = 0,
+    depends_on: dict[str, str] | None = None,
 ) -> int:
     """Write one cycle and its checks in one transaction, as the exporter does.
 
-    A check is a status, or (status, status_code, error_message[, kind]).
+    A check is a status, or (status, status_code, error_message[, kind]). `containers` is the
+    Docker engine's running count (None: the engine did not answer); `depends_on` maps a
+    service to its parent.
     """
+    parents = depends_on or {}
     now = time.time() if started_at is None else started_at
     with db.atomic():
         cycle = MonitoringCycle.create(
@@ -48,6 +53,7 @@ def insert_cycle(
             cycle_duration_ms=1.0,
             completed_at=now,
             interval_seconds=interval,
+            container_count=containers,
         )
         for name, spec in checks.items():
             parts = (spec, None, None) if isinstance(spec, str) else spec
@@ -60,6 +66,7 @@ def insert_cycle(
                 status_code=parts[1],
                 latency_ms=12.5,
                 error_message=parts[2],
+                depends_on=parents.get(name),
             )
     return int(cycle.id)
 

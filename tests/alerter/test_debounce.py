@@ -21,9 +21,11 @@ def run(statuses: list[str], policy: Policy) -> list[tuple[int, Change, str, str
     return out
 
 
-P4 = Policy(down_threshold=4, recovery_threshold=1)
-P4R3 = Policy(down_threshold=4, recovery_threshold=3)
-P1 = Policy(down_threshold=1, recovery_threshold=1)
+# The consecutive-failure rule alone: degraded and flapping have their own tables.
+ONLY_DOWN = {"degraded_failures": 0, "flap_changes": 0}
+P4 = Policy(down_threshold=4, recovery_threshold=1, **ONLY_DOWN)
+P4R3 = Policy(down_threshold=4, recovery_threshold=3, **ONLY_DOWN)
+P1 = Policy(down_threshold=1, recovery_threshold=1, **ONLY_DOWN)
 
 CASES = [
     # (name, policy, statuses, expected transitions)
@@ -101,7 +103,9 @@ def test_debounce_table(
     assert run(statuses, policy) == expected
 
 
-WORKER_POLICY = Policy(down_threshold=2, recovery_threshold=1, alert_failure_changes=True)
+WORKER_POLICY = Policy(
+    down_threshold=2, recovery_threshold=1, alert_failure_changes=True, **ONLY_DOWN
+)
 
 WORKER_CASES = [
     ("200 is healthy", [200, 200, 200], []),

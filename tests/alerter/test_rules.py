@@ -15,6 +15,7 @@ CONTEXT = Context("en", ZoneInfo("UTC"), "host-1", "1.2.3")
 ALERTED = ItemState("down", "healthy", 5, 0, "down")
 COUNTING = ItemState("down", "healthy", 2, 0, None)
 HEALTHY = ItemState("healthy", "healthy", 0, 3, None)
+STEADY = ItemState("healthy", "healthy", 0, 1, None)  # streak capped at the threshold
 
 
 def cycle(*names: str) -> Cycle:
@@ -38,14 +39,15 @@ def test_services_absent_from_the_cycle_are_retired(
 
 
 def test_retiring_an_alerted_service_sends_nothing() -> None:
-    effects = cycle_effects({"service:api": ALERTED}, cycle("web"), Policy(), CONTEXT)
+    states = {"service:api": ALERTED, "internet": STEADY}
+    effects = cycle_effects(states, cycle("web"), Policy(), CONTEXT)
     assert effects.alerts == []
     assert effects.retired == {"service:api": ALERTED}
     assert [u.item for u in effects.updates] == ["service:web"]
 
 
 def test_a_steady_item_produces_no_update() -> None:
-    steady = ItemState("healthy", "healthy", 0, 1, None)  # streak capped at the threshold
-    effects = cycle_effects({"service:api": steady}, cycle("api"), Policy(), CONTEXT)
+    states = {"service:api": STEADY, "internet": STEADY}
+    effects = cycle_effects(states, cycle("api"), Policy(), CONTEXT)
     assert effects.updates == []
     assert effects.alerts == []

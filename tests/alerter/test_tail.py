@@ -201,7 +201,7 @@ def test_removed_service_that_was_not_alerted_does_not_keep_its_failure_count(
     insert_cycle(parts.writer, {"api": "down", "web": "healthy"})
     parts.tailer.step()
     assert events(parts) == []  # 1 failure after the re-add, not 3
-    assert set(item_rows(parts)) == {"service:api", "service:web"}
+    assert set(item_rows(parts)) == {"internet", "service:api", "service:web"}
 
 
 def test_docker_exit_code_is_the_reason(make_parts: Callable[..., Parts]) -> None:

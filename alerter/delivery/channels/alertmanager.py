@@ -17,7 +17,7 @@ from alerter.delivery.channels.base import (
     SendResult,
     destination_key,
 )
-from alerter.model import Event
+from alerter.model import REMINDER_SUFFIX, Event
 from alerter.transport import Transport
 from hbmon.alerter_settings import redact_url
 
@@ -32,16 +32,37 @@ class Rule:
     firing: bool
 
 
+# event -> (alertname, severity, firing); a reminder repeats its original's rule, firing.
+_RULES = {
+    Event.SERVICE_DOWN: ("HeartbeatServiceDown", "critical", True),
+    Event.SERVICE_RECOVERED: ("HeartbeatServiceDown", "critical", False),
+    Event.EXPORTER_STALLED: ("HeartbeatExporterStalled", "critical", True),
+    Event.EXPORTER_RECOVERED: ("HeartbeatExporterStalled", "critical", False),
+    Event.SERVICE_DEGRADED: ("HeartbeatServiceDegraded", "warning", True),
+    Event.SERVICE_DEGRADED_CLEARED: ("HeartbeatServiceDegraded", "warning", False),
+    Event.SERVICE_FLAPPING: ("HeartbeatServiceFlapping", "warning", True),
+    Event.SERVICE_FLAPPING_ENDED: ("HeartbeatServiceFlapping", "warning", False),
+    Event.INTERNET_DOWN: ("HeartbeatInternetDown", "critical", True),
+    Event.INTERNET_RECOVERED: ("HeartbeatInternetDown", "critical", False),
+    Event.DOCKER_UNREACHABLE: ("HeartbeatDockerUnreachable", "critical", True),
+    Event.DOCKER_RECOVERED: ("HeartbeatDockerUnreachable", "critical", False),
+    Event.CERTIFICATE_EXPIRING: ("HeartbeatCertificateExpiring", "warning", True),
+    Event.CERTIFICATE_RENEWED: ("HeartbeatCertificateExpiring", "warning", False),
+}
+
+
 def rule_for(alert: Mapping[str, Any]) -> Rule:
     """Which Alertmanager alert an event opens or resolves."""
-    event = alert["event"]
-    if event in (Event.SERVICE_DOWN, Event.SERVICE_RECOVERED):
-        return Rule("HeartbeatServiceDown", "critical", event == Event.SERVICE_DOWN)
-    if event in (Event.EXPORTER_STALLED, Event.EXPORTER_RECOVERED):
-        return Rule("HeartbeatExporterStalled", "critical", event == Event.EXPORTER_STALLED)
+    event = str(alert["event"])
     if event == Event.WORKER_STATUS_CHANGED:
         return Rule("HeartbeatWorkerStatus", "critical", alert["status"] != "healthy")
-    raise ValueError(f"no Alertmanager rule for event {event!r}")
+    if event.endswith(REMINDER_SUFFIX):
+        original = rule_for({**alert, "event": event.removesuffix(REMINDER_SUFFIX)})
+        return Rule(original.alertname, original.severity, True)
+    known = _RULES.get(event)  # type: ignore[call-overload]
+    if known is None:
+        raise ValueError(f"no Alertmanager rule for event {event!r}")
+    return Rule(*known)
 
 
 def rfc3339(epoch: float) -> str:

@@ -132,5 +132,5 @@ def test_version_1_rows_become_n8n_rows_and_an_alert_may_go_to_several_channels(
             "state, attempts, next_attempt_at) VALUES ('a1', 'n8n', 'api', 'service_down', 1, "
             "'{}', 'pending', 0, 1)"
         )
-    assert schema.component_version(db, "alerter") == alerts.SCHEMA_VERSION == 2
+    assert schema.component_version(db, "alerter") == alerts.SCHEMA_VERSION == 3
     db.close()
