@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,7 @@ NAMES = [f"remote-{n:02d}" for n in range(20)]
 Spec = tuple[str, int | None, dict[str, tuple[str, str | None, str]]]
 
 
-def run(specs: list[Spec], policy: Policy = POLICY) -> list[tuple[int, str, str, Any]]:
+def run(specs: Sequence[Spec], policy: Policy = POLICY) -> list[tuple[int, str, str, Any]]:
     """(cycle index, event, item, affected) of every alert, cycle by cycle."""
     states: dict[str, ItemState] = {}
     out = []
@@ -43,7 +44,7 @@ def remote(status: str, names: list[str] = NAMES) -> dict[str, tuple[str, str | 
 
 
 def test_twenty_services_behind_a_failing_internet_send_one_internet_down() -> None:
-    specs: list[Spec] = [(H, None, remote(H))] * 2 + [(D, None, remote(D))] * 10
+    specs: Sequence[Spec] = [(H, None, remote(H))] * 2 + [(D, None, remote(D))] * 10
     specs += [(H, None, remote(H))] * 5
     assert run(specs) == [
         (5, "internet_down", "internet", NAMES),
@@ -53,13 +54,13 @@ def test_twenty_services_behind_a_failing_internet_send_one_internet_down() -> N
 
 def test_a_child_failing_a_cycle_before_its_parent_is_held_not_alerted() -> None:
     early = remote(H) | {"remote-00": (D, "internet", "http")}
-    specs: list[Spec] = [(H, None, remote(H)), (H, None, early)] + [(D, None, remote(D))] * 6
+    specs: Sequence[Spec] = [(H, None, remote(H)), (H, None, early)] + [(D, None, remote(D))] * 6
     assert run(specs) == [(5, "internet_down", "internet", NAMES)]
 
 
 def test_a_child_still_failing_after_the_parent_recovers_alerts_after_its_threshold() -> None:
     still = remote(H) | {"remote-03": (D, "internet", "http")}
-    specs: list[Spec] = [(D, None, remote(D))] * 4 + [(H, None, still)] * 6
+    specs: Sequence[Spec] = [(D, None, remote(D))] * 4 + [(H, None, still)] * 6
     assert run(specs) == [
         (3, "internet_down", "internet", NAMES),
         (4, "internet_recovered", "internet", None),
@@ -69,7 +70,7 @@ def test_a_child_still_failing_after_the_parent_recovers_alerts_after_its_thresh
 
 def test_a_child_failing_only_after_the_parent_alerted_is_covered_and_not_listed() -> None:
     later = remote(H, NAMES[:2]) | remote(D, NAMES[2:3])
-    specs: list[Spec] = [(D, None, remote(H, NAMES[:2]) | remote(H, NAMES[2:3]))] * 4
+    specs: Sequence[Spec] = [(D, None, remote(H, NAMES[:2]) | remote(H, NAMES[2:3]))] * 4
     specs += [(D, None, later)] * 6 + [(H, None, remote(H, NAMES[:3]))]
     assert run(specs) == [
         (3, "internet_down", "internet", []),
@@ -78,7 +79,7 @@ def test_a_child_failing_only_after_the_parent_alerted_is_covered_and_not_listed
 
 
 def test_internet_down_is_alerted_without_any_dependent() -> None:
-    specs: list[Spec] = [(D, None, {"api": (H, None, "http")})] * 4
+    specs: Sequence[Spec] = [(D, None, {"api": (H, None, "http")})] * 4
     assert run(specs) == [(3, "internet_down", "internet", [])]
 
 
@@ -87,7 +88,7 @@ def docker(status: str, *names: str) -> dict[str, tuple[str, str | None, str]]:
 
 
 def test_an_unreachable_engine_sends_one_docker_unreachable() -> None:
-    specs: list[Spec] = [(H, 2, docker(H, "db", "cache"))] + [
+    specs: Sequence[Spec] = [(H, 2, docker(H, "db", "cache"))] + [
         (H, None, docker("unknown", "db", "cache"))
     ] * 5
     specs += [(H, 2, docker(H, "db", "cache"))]
@@ -98,25 +99,25 @@ def test_an_unreachable_engine_sends_one_docker_unreachable() -> None:
 
 
 def test_no_docker_service_no_docker_item() -> None:
-    specs: list[Spec] = [(H, None, {"api": (H, None, "http")})] * 6
+    specs: Sequence[Spec] = [(H, None, {"api": (H, None, "http")})] * 6
     assert run(specs) == []
 
 
 def test_a_service_parent_is_decided_before_its_children_whatever_the_order() -> None:
     services = {"api": (D, "db", "http"), "web": (D, "api", "http"), "db": (D, None, "http")}
-    specs: list[Spec] = [(H, None, services)] * 6
+    specs: Sequence[Spec] = [(H, None, services)] * 6
     # `affected` lists direct dependents; web, behind api, is covered too
     assert run(specs) == [(3, "service_down", "db", ["api"])]
 
 
 def test_a_service_without_dependents_keeps_its_exact_payload_shape() -> None:
-    specs: list[Spec] = [(H, None, {"api": (D, None, "http")})] * 4
+    specs: Sequence[Spec] = [(H, None, {"api": (D, None, "http")})] * 4
     assert run(specs) == [(3, "service_down", "api", None)]
 
 
 def test_degraded_is_suppressed_under_a_failing_parent() -> None:
     pattern = [D, D, D, H] * 6
-    specs: list[Spec] = [(s, None, {"api": (s, "internet", "http")}) for s in pattern]
+    specs: Sequence[Spec] = [(s, None, {"api": (s, "internet", "http")}) for s in pattern]
     events = [e for _, e, _, _ in run(specs, Policy())]
     assert "service_degraded" not in events and "service_down" not in events
 
