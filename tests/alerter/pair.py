@@ -50,13 +50,18 @@ def start_pair(
     exporter_extra: dict[str, str],
     alerter_extra: dict[str, str],
     services: dict[str, str],
+    settle: int = 1,
 ) -> tuple[Process, Process]:
-    """The exporter first, then the alerter once a cycle exists (it replays the newest ones)."""
+    """The exporter first, then the alerter once `settle` cycles exist.
+
+    On its first start the alerter replays the newest STATUS_CHANGE_THRESHOLD cycles; a loaded
+    machine's first cycles can time out while connections are set up: settle past them.
+    """
     env = alerter_env(tmp_path, LOOP_INTERVAL_SECONDS=str(interval), **alerter_extra)
     exporter_env = alerter_env(
         tmp_path,
         LOOP_INTERVAL_SECONDS=str(interval),
-        SERVICE_TIMEOUT_SECONDS="0.5",
+        SERVICE_TIMEOUT_SECONDS=str(0.9 * interval),
         PING_URL=ping_url,
         TZ="UTC",
         EXPORTER_LISTEN=f"127.0.0.1:{free_port()}",
@@ -64,7 +69,7 @@ def start_pair(
     )
     exporter_env.update({f"SERVICE_URL_{name}": url for name, url in services.items()})
     exporter = start(tmp_path, exporter_env, program=EXPORTER, name="exporter")
-    wait_for(lambda: cycles(tmp_path) > 0, timeout=30)
+    wait_for(lambda: cycles(tmp_path) >= settle, timeout=30)
     alerter = start(tmp_path, env)
     alerter.wait_ready()
     return exporter, alerter

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.alerter.pair import PatternServer, received, start_pair
+from tests.alerter.pair import PatternServer, cycles, received, start_pair
 from tests.alerter.receiver import receiving
 from tests.support import StatusServer, wait_for
 
@@ -104,3 +104,37 @@ def test_flapping_service_sends_flapping_then_flapping_ended(
             assert alerter.terminate() == 0
             exporter.terminate()
             service.close()
+
+
+def test_twenty_services_behind_a_failing_internet_send_one_internet_down(
+    tmp_path: Path, ping: StatusServer
+) -> None:
+    """Loopback is not public: SERVICE_DEPENDS_ON_<name>=internet makes them internet-bound."""
+    remote = StatusServer(200)
+    names = [f"remote{n:02d}" for n in range(20)]
+    with receiving() as hook:
+        exporter, alerter = start_pair(
+            tmp_path,
+            ping_url=ping.url,
+            interval=INTERVAL,
+            exporter_extra={f"SERVICE_DEPENDS_ON_{name}": "internet" for name in names},
+            alerter_extra={"N8N_WEBHOOK_URL": hook.url, "STATUS_CHANGE_THRESHOLD": "2"},
+            services={name: f"{remote.url}{name}" for name in names},
+            settle=4,
+        )
+        try:
+            wait_for(lambda: cycles(tmp_path) >= 6, timeout=30)
+            ping.status = remote.status = 503  # the uplink goes: every remote service fails
+            (down,) = wait_for(lambda: received(hook), timeout=60)
+            failing_since = cycles(tmp_path)
+            wait_for(lambda: cycles(tmp_path) >= failing_since + 4, timeout=60)
+            ping.status = remote.status = 200
+            wait_for(lambda: len(received(hook)) >= 2, timeout=60)
+            recovered_at = cycles(tmp_path)
+            wait_for(lambda: cycles(tmp_path) >= recovered_at + 4, timeout=60)
+            assert [b["event"] for b in received(hook)] == ["internet_down", "internet_recovered"]
+            assert (down["item"], down["affected"]) == ("internet", names)
+        finally:
+            assert alerter.terminate() == 0
+            exporter.terminate()
+            remote.close()
