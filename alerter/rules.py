@@ -72,8 +72,10 @@ def cycle_effects(
     keys = [service_key(check.name) for check in checks]
     for key, check in zip(keys, checks, strict=True):
         old = states.get(key)
-        observation = observe(check.status, _cover(check, states, effects))
-        state, transition = advance(old or _NEW, observation, policy, position=cycle.id)
+        parent = Cover.NONE if check.depends_on is None else _cover(check, states, effects)
+        state, transition = advance(
+            old or _NEW, observe(check.status, parent), policy, position=cycle.id
+        )
         effects.update(old, state, key, check.kind)
         if transition is not None:
             facts = _service_facts(check, transition, cycle, policy, context.language)
@@ -85,8 +87,7 @@ def cycle_effects(
 
 def _cover(check: Check, states: Mapping[str, ItemState], effects: Effects) -> Cover:
     """What the check's parent, already decided in this cycle, is doing."""
-    if check.depends_on is None:
-        return Cover.NONE
+    assert check.depends_on is not None
     key = parent_key(check.depends_on)
     return cover(effects.changed.get(key) or states.get(key))
 

@@ -135,3 +135,14 @@ def test_degraded_is_suppressed_under_a_failing_parent() -> None:
 def test_checks_are_ordered_parents_first(deps: dict[str, str | None], order: list[str]) -> None:
     checks = tuple(Check(n, "http", H, None, None, None, None, p) for n, p in deps.items())
     assert [c.name for c in ordered(checks)] == order
+
+
+def test_steady_items_under_steady_parents_produce_no_update() -> None:
+    steady = ItemState(H, H, 0, 1, None)
+    states = {"internet": steady, "docker": steady, "service:db": steady, "service:api": steady}
+    checks = (
+        Check("api", "http", H, 200, 1.0, None, None, "db"),
+        Check("db", "docker", H, None, 1.0, None, None, "docker"),
+    )
+    effects = cycle_effects(states, Cycle(9, 1.0, 2.0, H, checks, 1.0, 1), POLICY, CONTEXT)
+    assert (effects.updates, effects.alerts, effects.retired) == ([], [], {})
