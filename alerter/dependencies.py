@@ -73,13 +73,24 @@ def _visit(
     done[check.name] = check
 
 
-def affected(checks: Sequence[Check], parent: str) -> list[str]:
-    """The dependents of `parent` failing in this cycle, by name."""
-    return sorted(c.name for c in checks if c.depends_on == parent and observe(c.status).failing)
+class Dependents:
+    """A cycle's checks by parent, indexed once, on the first down alert that asks."""
 
+    def __init__(self, checks: Sequence[Check]) -> None:
+        self._checks = checks
+        self._by_parent: dict[str, list[Check]] | None = None
 
-def has_dependents(checks: Sequence[Check], parent: str) -> bool:
-    return any(check.depends_on == parent for check in checks)
+    def failing(self, parent: str) -> list[str] | None:
+        """Sorted names of the dependents failing in this cycle; None when nothing depends on it."""
+        if self._by_parent is None:
+            self._by_parent = {}
+            for check in self._checks:
+                if check.depends_on is not None:
+                    self._by_parent.setdefault(check.depends_on, []).append(check)
+        children = self._by_parent.get(parent)
+        if children is None:
+            return None
+        return sorted(c.name for c in children if observe(c.status).failing)
 
 
 def infrastructure_effects(
@@ -88,6 +99,8 @@ def infrastructure_effects(
     cycle: Cycle,
     policy: Policy,
     context: Context,
+    *,
+    dependents: Dependents,
 ) -> None:
     """Advance `internet` (each cycle) and `docker` (while a docker: service exists) first.
 
@@ -95,13 +108,19 @@ def infrastructure_effects(
     `docker_recovered`; a down alert lists the failing dependents (`affected`).
     """
     plain = replace(policy, degraded_failures=0, flap_changes=0, alert_failure_changes=False)
-    internet = observe(cycle.internet_status)
-    _advance_item(effects, states, cycle, plain, context, item=INTERNET, observation=internet)
+    items = [(INTERNET, observe(cycle.internet_status))]
     if any(check.kind == DOCKER_KIND for check in cycle.checks):
-        engine = _ENGINE[cycle.container_count is None]
-        _advance_item(effects, states, cycle, plain, context, item=DOCKER, observation=engine)
+        items.append((DOCKER, _ENGINE[cycle.container_count is None]))
     elif DOCKER in states:  # no docker: service any more; like a removed service, sends nothing
         effects.retired[DOCKER] = states[DOCKER]
+    for item, observation in items:
+        old = states.get(item)
+        state, transition = advance(old or _NEW, observation, plain, position=cycle.id)
+        effects.update(old, state, item, item)
+        if transition is not None:
+            down = transition.change is Change.DOWN
+            affected = (dependents.failing(item) or []) if down else None
+            effects.add_alert(_facts(item, transition, cycle, context, affected=affected), context)
 
 
 _EVENTS = {
@@ -112,24 +131,14 @@ _EVENTS = {
 }
 
 
-def _advance_item(
-    effects: Effects,
-    states: Mapping[str, ItemState],
+def _facts(
+    item: str,
+    transition: Transition,
     cycle: Cycle,
-    policy: Policy,
     context: Context,
     *,
-    item: str,
-    observation: Observation,
-) -> None:
-    old = states.get(item)
-    state, transition = advance(old or _NEW, observation, policy, position=cycle.id)
-    effects.update(old, state, item, item)
-    if transition is not None:
-        effects.add_alert(_facts(item, transition, cycle, context), context)
-
-
-def _facts(item: str, transition: Transition, cycle: Cycle, context: Context) -> AlertFacts:
+    affected: list[str] | None,
+) -> AlertFacts:
     down = transition.change is Change.DOWN
     return AlertFacts(
         event=_EVENTS[item, transition.change],
@@ -142,7 +151,7 @@ def _facts(item: str, transition: Transition, cycle: Cycle, context: Context) ->
         latency_ms=None,
         occurred_at=cycle.completed_at,
         cycle_id=cycle.id,
-        affected=affected(cycle.checks, item) if down else None,
+        affected=affected,
     )
 
 

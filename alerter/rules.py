@@ -17,9 +17,8 @@ from alerter.debounce import (
     observe,
 )
 from alerter.dependencies import (
-    affected,
+    Dependents,
     cover,
-    has_dependents,
     infrastructure_effects,
     ordered,
     parent_key,
@@ -67,7 +66,8 @@ def cycle_effects(
     """Advance `internet` and `docker`, then every service (parents before their children),
     retire absent ones, and recover a stalled exporter."""
     effects = Effects()
-    infrastructure_effects(effects, states, cycle, policy, context)
+    dependents = Dependents(cycle.checks)
+    infrastructure_effects(effects, states, cycle, policy, context, dependents=dependents)
     checks = ordered(cycle.checks)
     keys = [service_key(check.name) for check in checks]
     for key, check in zip(keys, checks, strict=True):
@@ -78,7 +78,11 @@ def cycle_effects(
         )
         effects.update(old, state, key, check.kind)
         if transition is not None:
-            facts = _service_facts(check, transition, cycle, policy, context.language)
+            down = transition.change is Change.DOWN
+            affected = dependents.failing(check.name) if down else None
+            facts = _service_facts(
+                check, transition, cycle, policy, context.language, affected=affected
+            )
             effects.add_alert(facts, context)
     effects.retired.update(_absent(states, set(keys)))
     _recover_exporter(effects, states.get(EXPORTER, ItemState()), cycle, context)
@@ -129,10 +133,15 @@ def _recover_exporter(
 
 
 def _service_facts(
-    check: Check, transition: Transition, cycle: Cycle, policy: Policy, language: str
+    check: Check,
+    transition: Transition,
+    cycle: Cycle,
+    policy: Policy,
+    language: str,
+    *,
+    affected: list[str] | None,
 ) -> AlertFacts:
     change = transition.change
-    parent_down = change is Change.DOWN and has_dependents(cycle.checks, check.name)
     return AlertFacts(
         event=_SERVICE_EVENTS[change],
         item=check.name,
@@ -146,7 +155,7 @@ def _service_facts(
         cycle_id=cycle.id,
         failures=transition.failures,
         window=None if transition.failures is None else policy.degraded_window,
-        affected=affected(cycle.checks, check.name) if parent_down else None,
+        affected=affected,
     )
 
 
