@@ -23,7 +23,7 @@ from alerter.stats import Stats
 from alerter.tail import Tailer
 from alerter.transport import HttpClientTransport, Transport
 from hbmon import __version__
-from hbmon.db import alerts
+from hbmon.db import alerts, certnotices
 from hbmon.db.connection import open_database
 from hbmon.httpserver import serve
 from hbmon.logs import get_logger, register_secrets
@@ -99,6 +99,7 @@ class Alerter:
         self.config = config
         self.db: peewee.SqliteDatabase = open_database(config.db_path)
         alerts.migrate(self.db)
+        certnotices.migrate(self.db)
         self.transport = transport or HttpClientTransport(config.net)
         self.targets = destinations(config, self.transport)
         self.crashed = False

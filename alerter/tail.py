@@ -10,6 +10,7 @@ import peewee
 
 from alerter import store
 from alerter.announce import announce
+from alerter.certwatch import CertWatch
 from alerter.config import AlerterConfig
 from alerter.debounce import ItemState, Policy
 from alerter.delivery.channels.base import Destination
@@ -80,6 +81,14 @@ class Tailer:
         self._stall_open = False  # an exporter_stalled alert is open: skip the stall check
         self._mismatch_logged = False
         self._items: dict[str, ItemState] | None = None  # `worker` belongs to the heartbeater
+        self.certs = CertWatch(
+            db,
+            warn_days=config.cert_expiry_warn_days,
+            context=context,
+            stats=stats,
+            destinations=destinations,
+            on_alerts=on_alerts,
+        )
 
     def run(self, stop: threading.Event) -> None:
         # A refused write is retried after one poll, then twice as long each time, never after
@@ -183,6 +192,7 @@ class Tailer:
         for cycle in batch:
             effects = cycle_effects(self._states(), cycle, self.policy, self.context)
             self._commit(effects, cursor=cycle.id)
+            self.certs.step(cycle)
             self.cursor = cycle.id
             self._stall_open = False  # a new cycle recovers a stalled exporter
             self.on_cycle()

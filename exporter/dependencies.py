@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -31,6 +30,16 @@ class AddressClass(StrEnum):
     LINK_LOCAL = "link_local"
     UNRESOLVED = "unresolved"  # the name did not resolve, so there is no address
     UNKNOWN = "unknown"  # no address to judge (e.g. a timeout before connecting)
+
+
+# Hot-path keys and values as plain strings (what ParentTracker stores for each check).
+_PRIMARY_IP, _UNRESOLVED = Fact.PRIMARY_IP.value, Fact.UNRESOLVED.value
+_ADDRESS_CLASS, _DEPENDS_ON = Fact.ADDRESS_CLASS.value, Fact.DEPENDS_ON.value
+_UNRESOLVED_CLASS, _UNKNOWN_CLASS = AddressClass.UNRESOLVED.value, AddressClass.UNKNOWN.value
+_INTERNET, _DOCKER, _NONE = Parent.INTERNET.value, Parent.DOCKER.value, Parent.NONE.value
+# A name that does not resolve, with no earlier address to go by, is what the internet going
+# away looks like (the resolver is usually upstream): count it as internet-bound.
+_INTERNET_BOUND = frozenset({AddressClass.PUBLIC.value, _UNRESOLVED_CLASS})
 
 
 def classify(address: str) -> AddressClass:
@@ -60,53 +69,54 @@ def fixed_address(spec: ServiceSpec, override: DnsOverride | None) -> str | None
     return host if classify(host) is not AddressClass.UNKNOWN else None
 
 
-def default_parent(spec: ServiceSpec, address_class: AddressClass | None) -> str | None:
+def default_parent(spec: ServiceSpec, address_class: str | None) -> str | None:
     """The configured parent, else docker for containers and internet for public addresses."""
     if spec.depends_on is not None:
-        return None if spec.depends_on == Parent.NONE else spec.depends_on
+        return None if spec.depends_on == _NONE else spec.depends_on
     if spec.kind == "docker":
-        return Parent.DOCKER
-    # A name that does not resolve, with no earlier address to go by, is what the internet
-    # going away looks like (the resolver is usually upstream): count it as internet-bound.
-    if address_class in (AddressClass.PUBLIC, AddressClass.UNRESOLVED):
-        return Parent.INTERNET
-    return None
+        return _DOCKER
+    return _INTERNET if address_class in _INTERNET_BOUND else None
 
 
 class ParentTracker:
     """Adds ADDRESS_CLASS and DEPENDS_ON to each check; remembers each HTTP service's last
-    known address class, so that a failure without an address keeps the class it had."""
+    known address class, so that a failure without an address keeps the class it had.
+
+    Runs on every check of every cycle: plain strings, one dict per check, and an address is
+    classified only when it differs from the service's previous one."""
 
     def __init__(self, services: tuple[ServiceSpec, ...], override: DnsOverride | None) -> None:
-        self._fixed: dict[str, AddressClass] = {}
+        self._fixed: dict[str, str] = {}  # class known from configuration alone
         for spec in services:
             address = fixed_address(spec, override) if spec.kind == "http" else None
             if address is not None:
-                self._fixed[spec.name] = classify(address)
-        self._last: dict[str, AddressClass] = {}
+                self._fixed[spec.name] = classify(address).value
+        self._last: dict[str, tuple[str, str]] = {}  # name -> (address, its class)
 
     def annotate(self, spec: ServiceSpec, result: ProbeResult) -> ProbeResult:
         facts = dict(result.facts)
-        address_class = self._address_class(spec, facts) if spec.kind == "http" else None
+        address_class = self._address_class(spec.name, facts) if spec.kind == "http" else None
         if address_class is not None:
-            facts[Fact.ADDRESS_CLASS] = address_class.value
-        parent = default_parent(spec, address_class)
-        facts[Fact.DEPENDS_ON] = None if parent is None else str(parent)
-        return replace(result, facts=facts)
+            facts[_ADDRESS_CLASS] = address_class
+        facts[_DEPENDS_ON] = default_parent(spec, address_class)
+        return ProbeResult(
+            result.status, result.latency_s, result.reason, result.status_code, result.phases, facts
+        )
 
-    def _address_class(self, spec: ServiceSpec, facts: dict[str, FactValue]) -> AddressClass:
-        address = facts.pop(Fact.PRIMARY_IP, None)
-        unresolved = facts.pop(Fact.UNRESOLVED, False)
-        fixed = self._fixed.get(spec.name)
+    def _address_class(self, name: str, facts: dict[str, FactValue]) -> str:
+        address = facts.pop(_PRIMARY_IP, None)
+        unresolved = facts.pop(_UNRESOLVED, False)
+        fixed = self._fixed.get(name)
         if fixed is not None:
             return fixed
+        last = self._last.get(name)
         if isinstance(address, str):
-            self._last[spec.name] = found = classify(address)
-            return found
-        last = self._last.get(spec.name)
+            if last is None or last[0] != address:
+                self._last[name] = last = (address, classify(address).value)
+            return last[1]
         if last is not None:
-            return last
-        return AddressClass.UNRESOLVED if unresolved else AddressClass.UNKNOWN
+            return last[1]
+        return _UNRESOLVED_CLASS if unresolved else _UNKNOWN_CLASS
 
 
 def parents_problem(parents: Mapping[str, str], name: str, services: frozenset[str]) -> str | None:
