@@ -63,8 +63,10 @@ _SERVICE_EVENTS = {
 def cycle_effects(
     states: Mapping[str, ItemState], cycle: Cycle, policy: Policy, context: Context
 ) -> Effects:
-    """Advance `internet` and `docker`, then every service (parents before their children),
-    retire absent ones, and recover a stalled exporter."""
+    """Advance `internet` and `docker`, then every service, parents before their children.
+
+    Services absent from the cycle are retired, and a stalled exporter is recovered.
+    """
     effects = Effects()
     dependents = Dependents(cycle.checks)
     infrastructure_effects(effects, states, cycle, policy, context, dependents=dependents)

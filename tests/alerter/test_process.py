@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from alerter.debounce import Change, ItemState, Policy, advance, observe
+from alerter.debounce import ItemState, Policy, advance, observe
 from tests.alerter.dbutil import exporter_db, insert_cycle
 from tests.alerter.proc import Process, alerter_env, start
 from tests.alerter.receiver import Answer, Received, receiving
@@ -227,13 +227,10 @@ def expected_alerts(timeline: list[dict[str, str]], policy: Policy) -> list[tupl
     for cycle_id, checks in enumerate(timeline, start=1):
         for item, status in sorted(checks.items()):
             states[item], transition = advance(
-                states.get(item, ItemState()), observe(status), policy
+                states.get(item, ItemState()), observe(status), policy, position=cycle_id
             )
             if transition is not None:
-                event = (
-                    "service_recovered" if transition.change is Change.RECOVERED else "service_down"
-                )
-                out.append((item, event, cycle_id))
+                out.append((item, f"service_{transition.change}", cycle_id))
     return out
 
 
@@ -246,7 +243,9 @@ def test_kill_9_at_random_points_loses_no_alert(tmp_path: Path) -> None:
         {i: rng.choice(["healthy", "healthy", "down", "timeout", "error"]) for i in items}
         for _ in range(150)
     ]
-    expected = expected_alerts(timeline, Policy(down_threshold=2, recovery_threshold=1))
+    # FLAP_CHANGES as tests/alerter/proc.py sets it: no flapping, every transition is alerted
+    policy = Policy(down_threshold=2, recovery_threshold=1, flap_changes=1_000_000)
+    expected = expected_alerts(timeline, policy)
     db_path = tmp_path / "metrics.db"
 
     with receiving(lambda _r: Answer(200, hang=rng.random() * 0.02)) as hook:
