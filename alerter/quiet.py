@@ -53,6 +53,9 @@ class Quiet:
         self._reminders: dict[str, Reminder] = {}
         self._silences: tuple[Silence, ...] = ()
         self._version: int | None = None
+        # Kept beside the maps so that a poll costs nothing per item when nothing is due.
+        self._held: set[str] = set()
+        self._next_due = 0.0
 
     @contextmanager
     def gated(
@@ -80,15 +83,10 @@ class Quiet:
         with self._lock:
             items = self._loaded(db)
             self._refresh(db, now)
-            released = settle(_holding(items), self._silences, now=now, context=self.context)
+            held = {name: items[name] for name in self._held}
+            released = settle(held, self._silences, now=now, context=self.context)
             opened = track(self._reminders, released.sent, now=now)
-            repeats, repeated = due(
-                _apply(self._reminders, opened),
-                now=now,
-                every=self.config.reminder,
-                silenced=lambda item: covering(self._silences, item, now) is not None,
-                language=self.context.language,
-            )
+            repeats, repeated = self._due(_apply(self._reminders, opened), now)
             alerts = released.sent + repeats
             changes = {**opened, **repeated}
             if not released.items and not changes:
@@ -101,11 +99,25 @@ class Quiet:
         if alerts:
             self.on_alerts()
 
+    def _due(
+        self, reminders: dict[str, Reminder], now: float
+    ) -> tuple[list[NewAlert], dict[str, Reminder]]:
+        if now < self._next_due:  # reminders opened since have their own clock at `now`
+            return [], {}
+        return due(
+            reminders,
+            now=now,
+            every=self.config.reminder,
+            silenced=lambda item: covering(self._silences, item, now) is not None,
+            language=self.context.language,
+        )
+
     def _loaded(self, db: peewee.SqliteDatabase) -> dict[str, QuietItem]:
         if self._items is None:
             self._silences = _silences(db, time.time())
-            self._reminders = {r.item: _reminder(r) for r in table.load_reminders(db)}
             self._items = {r.item: _item(r) for r in table.load_items(db)}
+            self._held = {name for name, item in self._items.items() if item.held is not None}
+            self._remember({}, {r.item: _reminder(r) for r in table.load_reminders(db)})
         return self._items
 
     def _refresh(self, db: peewee.SqliteDatabase, now: float) -> None:
@@ -134,11 +146,12 @@ class Quiet:
     ) -> None:
         assert self._items is not None
         self._items.update(items)
-        self._reminders = _apply(self._reminders, reminders)
-
-
-def _holding(items: Mapping[str, QuietItem]) -> dict[str, QuietItem]:
-    return {name: item for name, item in items.items() if item.held is not None}
+        self._held.update(name for name, item in items.items() if item.held is not None)
+        self._held.difference_update(name for name, item in items.items() if item.held is None)
+        if reminders:
+            self._reminders = _apply(self._reminders, reminders)
+            last = min((r.last_at for r in self._reminders.values()), default=float("inf"))
+            self._next_due = last + self.config.reminder
 
 
 def _apply(
