@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -59,12 +59,22 @@ class Quiet:
 
     @contextmanager
     def gated(
-        self, db: peewee.SqliteDatabase, alerts: Sequence[NewAlert], *, now: float
+        self,
+        db: peewee.SqliteDatabase,
+        alerts: Sequence[NewAlert],
+        *,
+        now: float,
+        retired: Iterable[str] = (),
     ) -> Iterator[list[NewAlert]]:
-        """Yield the alerts to commit; this stage's rows are saved in the same transaction."""
+        """Yield the alerts to commit; this stage's rows are saved in the same transaction.
+
+        `retired`: item keys (`service:<name>`) whose service left the configuration; their
+        reminders and held alerts go with them, as their debounce state does.
+        """
         with self._lock:
             out = gate(self._loaded(db), alerts, self._silences, now=now, context=self.context)
             reminders = track(self._reminders, out.sent, now=now)
+            self._forget(retired, out.items, reminders)
             if not out.items and not reminders:
                 yield out.sent
             else:
@@ -98,6 +108,19 @@ class Quiet:
         announce(alerts, deliver=bool(self.destinations), stats=self.stats)
         if alerts:
             self.on_alerts()
+
+    def _forget(
+        self,
+        retired: Iterable[str],
+        items: dict[str, QuietItem],
+        reminders: dict[str, Reminder | None],
+    ) -> None:
+        assert self._items is not None
+        for name in (key.removeprefix(table.SERVICE_PREFIX) for key in retired):
+            if name in self._items or name in items:
+                items[name] = QuietItem()
+            if name in self._reminders or name in reminders:
+                reminders[name] = None
 
     def _due(
         self, reminders: dict[str, Reminder], now: float

@@ -212,7 +212,7 @@ class Tailer:
 
     def _commit(self, effects: Effects, *, cursor: int | None) -> None:
         now = time.time()
-        with self.quiet.gated(self.db, effects.alerts, now=now) as alerts:
+        with self.quiet.gated(self.db, effects.alerts, now=now, retired=effects.retired) as alerts:
             store.commit(
                 self.db,
                 now=now,

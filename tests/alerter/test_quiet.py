@@ -155,3 +155,14 @@ def test_active_silences_are_a_gauge(make_parts: Callable[..., Parts]) -> None:
         'heartbeat_alerts_total{channel="log",event="service_down_reminder",result="logged"} 0.0'
         in text
     )
+
+
+def test_a_removed_service_takes_its_reminder_with_it(make_parts: Callable[..., Parts]) -> None:
+    parts = make_parts(down_threshold=1, reminder=0.2)
+    parts.tailer.step()
+    cycles(parts, 1, api="down", web="healthy")
+    cycles(parts, 1, web="healthy")  # api left the configuration: retired, nothing sent
+    time.sleep(0.3)
+    parts.tailer.step()
+    assert events(parts) == [("api", "service_down")]
+    assert quiet.load_reminders(parts.db) == []
