@@ -68,6 +68,14 @@ def logged_at(process: Process, event: str) -> float | None:
     return datetime.fromisoformat(times[0]).timestamp() if times else None
 
 
+def cycles(tmp_path: Path) -> int:
+    try:
+        with sqlite3.connect(tmp_path / "metrics.db") as conn:
+            return int(conn.execute("SELECT count(*) FROM monitoring_cycles").fetchone()[0])
+    except sqlite3.OperationalError:  # the exporter has not created its tables yet
+        return 0
+
+
 def silence_end(tmp_path: Path) -> float:
     """When `silence expire` wrote its row: the moment the silence ended."""
     with sqlite3.connect(tmp_path / "metrics.db") as conn:
@@ -86,10 +94,10 @@ def test_silenced_outage_sends_nothing_then_one_catch_up_then_reminders(
     with receiving() as hook:
         exporter, alerter = start_pair(tmp_path, ping, hook, service.url)
         try:
+            wait_for(lambda: cycles(tmp_path) >= 2, timeout=20)  # `add` names the checked items
             assert "matches now: api" in silence(
                 alerter, "add", "api", "--for", "1h", "--reason", "maintenance"
             )
-            wait_for(lambda: service.hits >= 2, timeout=20)
             switched = time.time()
             service.status = 500
             held_at = wait_for(lambda: logged_at(alerter, "alert.silenced"), timeout=30)
