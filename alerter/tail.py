@@ -84,6 +84,7 @@ class Tailer:
             stats=stats,
             destinations=destinations,
             on_alerts=on_alerts,
+            quiet=quiet,
         )
 
     def run(self, stop: threading.Event) -> None:
