@@ -42,7 +42,7 @@ class AlerterCollector(Collector):
             "Cycles written by the exporter and not yet processed.",
             value=snap.lag_cycles,
         )
-        yield from self.stats.store.families()
+        yield from self.stats.store.collect()
 
     def _outbox_families(self) -> Iterator[Metric]:
         try:
