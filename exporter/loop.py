@@ -19,6 +19,7 @@ from exporter.metrics import CycleCollector
 from exporter.schedule import after, first_tick
 from exporter.store import Store
 from hbmon import __version__
+from hbmon.db.connection import limit_busy_timeout
 from hbmon.db.retry import Backoff
 from hbmon.db.storehealth import StoreHealth
 from hbmon.db.trouble import describe
@@ -35,6 +36,10 @@ BACKLOG_CYCLES = 360  # cycles kept in memory while the database refuses writes
 # cycles wait in memory, and a cleared condition must show within two intervals.
 STORE_RETRY_CAP_INTERVALS = 2
 STORE_PART = "cycles"
+# A cycle write waits at most half an interval for a lock another connection holds: a held
+# lock then shows as `locked` within two intervals, never first as `stale`, and the probing
+# does not stall behind it.
+LOCK_WAIT_INTERVALS = 0.5
 
 
 class BacklogCollector(Collector):
@@ -57,6 +62,7 @@ class GridLoop:
     def __init__(self, config: ExporterConfig, store: Store) -> None:
         self.config = config
         self.store = store
+        limit_busy_timeout(store.database, LOCK_WAIT_INTERVALS * config.interval)
         self.collector = CycleCollector(__version__)
         self.store_health = StoreHealth("exporter")
         self._retry = Backoff(config.interval, STORE_RETRY_CAP_INTERVALS * config.interval)
