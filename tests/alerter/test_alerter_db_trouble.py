@@ -1,5 +1,6 @@
 """The real `heartbeat-alerter` under real database trouble: a full tmpfs, another connection
-holding `BEGIN IMMEDIATE`, and a database it cannot open at start."""
+holding `BEGIN IMMEDIATE`, its folder made read-only or its files immutable while it runs, and a
+database it cannot open (or a full disk) at start."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 from tests.alerter.dbutil import exporter_db, insert_cycle
 from tests.alerter.proc import ALERTER, Process, alerter_env, start
 from tests.alerter.receiver import receiving
-from tests.mounts import disk_full, locked, tmpfs
+from tests.mounts import disk_full, fill, immutable, locked, read_only, tmpfs
 from tests.support import wait_for
 
 pytestmark = pytest.mark.slow
@@ -69,10 +70,17 @@ def write_flips(db: Path, cycles: int, first_down: bool) -> None:
     writer.close()
 
 
-Condition = Callable[[Path], AbstractContextManager[None]]
+def immutable_files(data: Path) -> AbstractContextManager[None]:
+    # The -shm file too: the alerter must refuse it before SQLite writes to its mapping.
+    return immutable(data / "metrics.db", data / "metrics.db-wal", data / "metrics.db-shm")
+
+
+Condition = Callable[[Path], AbstractContextManager[object]]
 RUNNING: list[tuple[str, Condition, str, float]] = [
     ("full_disk", disk_full, "disk_full", 0.0),
     ("locked", locked, "locked", BUSY_TIMEOUT),
+    ("read_only_mount", read_only, "read_only", 0.0),
+    ("immutable", immutable_files, "read_only", 0.0),
 ]
 
 
@@ -137,12 +145,10 @@ def test_trouble_turns_healthz_503_logs_once_loses_no_alert_and_resumes(
     )
 
 
-def test_database_that_cannot_be_opened_fails_at_start_in_one_line(tmp_path: Path) -> None:
-    db = tmp_path / "metrics.db"
-    db.write_bytes(b"not a database, " * 512)
+def assert_fails_at_start(tmp_path: Path, db: Path, reason: str) -> None:
     done = subprocess.run(
         [ALERTER],
-        env=alerter_env(tmp_path),
+        env=alerter_env(tmp_path, SQLITE_DB_PATH=str(db)),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -154,5 +160,20 @@ def test_database_that_cannot_be_opened_fails_at_start_in_one_line(tmp_path: Pat
     assert "Traceback" not in output
     lines = [json.loads(line) for line in output.splitlines() if "start_failed" in line]
     assert [(line["event"], line["reason"]) for line in lines] == [
-        ("alerter.start_failed", "corrupt")
+        ("alerter.start_failed", reason)
     ], output
+
+
+def test_database_that_cannot_be_opened_fails_at_start_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "metrics.db"
+    db.write_bytes(b"not a database, " * 512)
+    assert_fails_at_start(tmp_path, db, "corrupt")
+
+
+def test_full_disk_at_start_fails_in_one_line(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "data", "1m") as data:
+        filler = fill(data)
+        try:
+            assert_fails_at_start(tmp_path, data / "metrics.db", "disk_full")
+        finally:
+            filler.unlink()
