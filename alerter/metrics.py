@@ -47,6 +47,8 @@ class AlerterCollector(Collector):
     def _outbox_families(self) -> Iterator[Metric]:
         try:
             summary = outbox.pending_summary(self.db)
+        except peewee.DatabaseError:
+            return  # unreadable now (read-only or immutable files): the rest is still served
         finally:
             self.db.close()  # each scrape runs on its own short-lived server thread
         pending = GaugeMetricFamily(

@@ -121,6 +121,7 @@ def test_trouble_turns_healthz_503_logs_once_loses_no_alert_and_resumes(
             seen_after = time.monotonic() - began
             time.sleep(3 * INTERVAL + extra_wait)  # more refused commits: still one log line
             assert process.popen.poll() is None
+            during = process.get("/metrics")
         cleared = time.monotonic()
         wait_for(lambda: health(process)[0] == 200, timeout=2 * INTERVAL + extra_wait + MARGIN)
         resumed_after = time.monotonic() - cleared
@@ -139,6 +140,8 @@ def test_trouble_turns_healthz_503_logs_once_loses_no_alert_and_resumes(
     assert max(posts.values()) <= 2
     assert f'heartbeat_store_errors_total{{process="alerter",reason="{reason}"}}' in metrics
     assert 'heartbeat_store_failing{process="alerter"} 0.0' in metrics
+    assert during[0] == 200
+    assert 'heartbeat_store_failing{process="alerter"} 1.0' in during[1]
     print(
         f"{reason}: 503 after {seen_after:.1f} s, 200 again {resumed_after:.1f} s after clearing,"
         f" {len(final)} alerts, at most {max(posts.values())} POSTs of one"
