@@ -32,7 +32,7 @@ from tests.support import StatusServer, free_port, wait_for
 
 pytestmark = pytest.mark.slow
 INTERVAL = 1.0
-BUSY_TIMEOUT = 5.0
+WATCHED = 10.0  # seconds the test watches the heartbeat under the held lock
 
 
 def exporter_health(env: dict[str, str]) -> tuple[int, dict[str, object]]:
@@ -167,7 +167,7 @@ def test_heartbeat_reply_that_cannot_be_recorded_is_logged_once_and_the_beat_goe
             with writer_holding_the_lock(db, stop) as written:
                 wait_for(lambda: events(process, "heartbeat.database_error"), timeout=20)
                 during = len(worker.bodies())
-                time.sleep(2 * BUSY_TIMEOUT)
+                time.sleep(WATCHED)
                 assert process.popen.poll() is None
                 beats_while_locked = len(worker.bodies()) - during
                 locked_cycles = list(written)
@@ -187,4 +187,4 @@ def test_heartbeat_reply_that_cannot_be_recorded_is_logged_once_and_the_beat_goe
     assert beats_while_locked >= 1  # the loop kept going
     assert len(sent) == len(set(sent))  # never the same cycle twice
     assert set(sent) <= {*locked_cycles, newest}
-    print(f"heartbeat under a held lock: {beats_while_locked} beats in {2 * BUSY_TIMEOUT:.0f} s")
+    print(f"heartbeat under a held lock: {beats_while_locked} beats in {WATCHED:.0f} s")
