@@ -26,12 +26,16 @@ from alerter.transport import HttpClientTransport, Transport
 from hbmon import __version__
 from hbmon.db import alerts, certnotices
 from hbmon.db import quiet as quiet_tables
-from hbmon.db.connection import open_database
+from hbmon.db.connection import limit_busy_timeout, open_database
 from hbmon.httpserver import serve
 from hbmon.logs import get_logger, register_secrets
 
 log = get_logger("alerter")
 JOIN_SECONDS = 15.0
+# A write waits at most half an interval (1 s at least, 5 s at most) for a lock another
+# connection holds: a held lock shows as `store_failing: locked` within two intervals instead of
+# as `stale` after 5 s. Every write of ours is short, and a refused one is retried.
+LOCK_WAIT_INTERVALS, LOCK_WAIT_MIN_S = 0.5, 1.0
 
 
 def context_of(config: AlerterConfig) -> Context:
@@ -103,6 +107,7 @@ class Alerter:
         register_secrets(config.secrets)
         self.config = config
         self.db: peewee.SqliteDatabase = open_database(config.db_path)
+        limit_busy_timeout(self.db, max(LOCK_WAIT_MIN_S, LOCK_WAIT_INTERVALS * config.interval))
         alerts.migrate(self.db)
         certnotices.migrate(self.db)
         quiet_tables.migrate(self.db)

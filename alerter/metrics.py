@@ -43,13 +43,15 @@ class AlerterCollector(Collector):
             "Cycles written by the exporter and not yet processed.",
             value=snap.lag_cycles,
         )
-        yield from self.stats.store.families()
+        yield from self.stats.store.collect()
 
     def _database_families(self) -> Iterator[Metric]:
         now = time.time()
         try:
             summary = outbox.pending_summary(self.db)
             silences = quiet.active_count(self.db, now)
+        except peewee.DatabaseError:
+            return  # unreadable now (read-only or immutable files): the rest is still served
         finally:
             self.db.close()  # each scrape runs on its own short-lived server thread
         pending = GaugeMetricFamily(
