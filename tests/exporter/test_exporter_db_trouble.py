@@ -90,6 +90,9 @@ def test_trouble_turns_healthz_to_store_failing_once_logged_and_all_resumes(
             seen_after = time.monotonic() - began
             time.sleep(3 * INTERVAL)  # more refused cycles: still one log line
             assert process.poll() is None
+            # The status page re-renders for each new cycle: an answer (503 when even reads
+            # are refused), never a dropped connection.
+            page_status = get(f"http://{env['EXPORTER_LISTEN']}/")[0]
             seen.append(health(env)[1].get("status"))
         cleared = time.monotonic()
         wait_for(lambda: health(env)[0] == 200, timeout=2 * INTERVAL + MARGIN)
@@ -100,7 +103,9 @@ def test_trouble_turns_healthz_to_store_failing_once_logged_and_all_resumes(
     assert set(seen) <= {"ok", "store_failing"}, seen
     assert (status, body["status"], body["store_error"]) == (503, "store_failing", reason)
     assert [e["reason"] for e in events(tmp_path, "cycle.store_failed")] == [reason]
+    assert page_status in (200, 503)
     assert "cannot rollback" not in (tmp_path / "exporter.log").read_text()
+    assert "Traceback" not in (tmp_path / "exporter.log").read_text()
     assert len(events(tmp_path, "cycle.store_recovered")) == 1
     assert f'heartbeat_store_errors_total{{process="exporter",reason="{reason}"}}' in metrics
     print(f"{reason}: 503 after {seen_after:.1f} s, 200 again {resumed_after:.1f} s after clearing")
