@@ -19,17 +19,23 @@ from alerter.delivery.sender import Sender
 from alerter.heartbeat import Heartbeater
 from alerter.metrics import build_registry, health
 from alerter.payload import Context
+from alerter.quiet import Quiet
 from alerter.stats import Stats
 from alerter.tail import Tailer
 from alerter.transport import HttpClientTransport, Transport
 from hbmon import __version__
 from hbmon.db import alerts, certnotices
-from hbmon.db.connection import open_database
+from hbmon.db import quiet as quiet_tables
+from hbmon.db.connection import limit_busy_timeout, open_database
 from hbmon.httpserver import serve
 from hbmon.logs import get_logger, register_secrets
 
 log = get_logger("alerter")
 JOIN_SECONDS = 15.0
+# A write waits at most half an interval (1 s at least, 5 s at most) for a lock another
+# connection holds: a held lock shows as `store_failing: locked` within two intervals instead of
+# as `stale` after 5 s. Every write of ours is short, and a refused one is retried.
+LOCK_WAIT_INTERVALS, LOCK_WAIT_MIN_S = 0.5, 1.0
 
 
 def context_of(config: AlerterConfig) -> Context:
@@ -66,6 +72,7 @@ def build_parts(
         for sender in senders:
             sender.wake.set()
 
+    quiet = Quiet(config=config, context=context, stats=stats, destinations=targets, on_alerts=wake)
     heartbeater = Heartbeater(
         db,
         config=config,
@@ -74,6 +81,7 @@ def build_parts(
         stats=stats,
         destinations=targets,
         on_alerts=wake,
+        quiet=quiet,
     )
     tailer = Tailer(
         db,
@@ -83,6 +91,7 @@ def build_parts(
         destinations=targets,
         on_alerts=wake,
         on_cycle=heartbeater.trigger.set,
+        quiet=quiet,
     )
     return Parts(stats, senders, Pruner(db, config, stats), heartbeater, tailer)
 
@@ -98,8 +107,10 @@ class Alerter:
         register_secrets(config.secrets)
         self.config = config
         self.db: peewee.SqliteDatabase = open_database(config.db_path)
+        limit_busy_timeout(self.db, max(LOCK_WAIT_MIN_S, LOCK_WAIT_INTERVALS * config.interval))
         alerts.migrate(self.db)
         certnotices.migrate(self.db)
+        quiet_tables.migrate(self.db)
         self.transport = transport or HttpClientTransport(config.net)
         self.targets = destinations(config, self.transport)
         self.crashed = False

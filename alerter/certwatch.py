@@ -12,6 +12,7 @@ from alerter.announce import announce
 from alerter.certs import DAY, CertNotice, cycle_notices
 from alerter.delivery.channels.base import Destination
 from alerter.payload import Context
+from alerter.quiet import Quiet
 from alerter.stats import Stats
 from hbmon.db import certnotices
 from hbmon.db.records import Cycle
@@ -35,8 +36,10 @@ class CertWatch:
         stats: Stats,
         destinations: Sequence[Destination],
         on_alerts: Callable[[], None],
+        quiet: Quiet,
     ) -> None:
         self.db = db
+        self.quiet = quiet  # a silenced service's notice is held like its other alerts
         self.window = warn_days * DAY
         self.context = context
         self.stats = stats
@@ -52,16 +55,17 @@ class CertWatch:
         if not effects:
             return
         now = time.time()
-        with self.db.atomic("IMMEDIATE"):
+        with (
+            self.db.atomic("IMMEDIATE"),
+            self.quiet.gated(self.db, effects.alerts, now=now) as alerts,
+        ):
             certnotices.save(self.db, effects.notices, effects.retired, now)
-            store.commit(
-                self.db, now=now, items=(), alerts=effects.alerts, destinations=self.destinations
-            )
+            store.commit(self.db, now=now, items=(), alerts=alerts, destinations=self.destinations)
         notices.update(effects.notices)
         for name in effects.retired:
             notices.pop(name, None)
-        announce(effects.alerts, deliver=bool(self.destinations), stats=self.stats)
-        if effects.alerts:
+        announce(alerts, deliver=bool(self.destinations), stats=self.stats)
+        if alerts:
             self.on_alerts()
 
     def _loaded(self) -> dict[str, CertNotice]:

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from alerter.model import SENT_RESULTS, AlertResult, HeartbeatResult
-from alerter.storehealth import StoreHealth
+from hbmon.db.storehealth import StoreHealth
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Stats:
         self._worker_code: int | None = None
         self._lag = 0
         self._last_loop = time.monotonic()
-        self.store = StoreHealth()  # thread-safe itself: every part reports its writes
+        self.store = StoreHealth("alerter")  # thread-safe itself: every part reports its writes
 
     def alert(self, event: str, result: AlertResult, channel: str) -> None:
         with self._lock:

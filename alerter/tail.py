@@ -15,6 +15,7 @@ from alerter.config import AlerterConfig
 from alerter.debounce import ItemState, Policy
 from alerter.delivery.channels.base import Destination
 from alerter.payload import Context
+from alerter.quiet import Quiet
 from alerter.rules import (
     EXPORTER,
     SERVICE_PREFIX,
@@ -56,8 +57,10 @@ class Tailer:
         destinations: Sequence[Destination],
         on_alerts: Callable[[], None],
         on_cycle: Callable[[], None],
+        quiet: Quiet,
     ) -> None:
         self.db = db
+        self.quiet = quiet  # silences and reminders: a filter before each commit
         self.destinations = destinations
         self.config = config
         self.context = context
@@ -88,6 +91,7 @@ class Tailer:
             stats=stats,
             destinations=destinations,
             on_alerts=on_alerts,
+            quiet=quiet,
         )
 
     def run(self, stop: threading.Event) -> None:
@@ -121,7 +125,8 @@ class Tailer:
             self.on_alerts()  # senders holding unrecorded outcomes: the database writes again
 
     def step(self) -> None:
-        """One poll: process every new cycle, then check for a stalled exporter."""
+        """One poll: silences and reminders, every new cycle, then a stalled exporter."""
+        self.quiet.tick(self.db)
         if not self._tables_ready():
             self._check_stall(None)
             self.stats.loop_pass(0)
@@ -224,19 +229,21 @@ class Tailer:
         return self._items
 
     def _commit(self, effects: Effects, *, cursor: int | None) -> None:
-        store.commit(
-            self.db,
-            now=time.time(),
-            items=effects.updates,
-            alerts=effects.alerts,
-            destinations=self.destinations,
-            cursor=cursor,
-            retire=effects.retired,
-        )
+        now = time.time()
+        with self.quiet.gated(self.db, effects.alerts, now=now, retired=effects.retired) as alerts:
+            store.commit(
+                self.db,
+                now=now,
+                items=effects.updates,
+                alerts=alerts,
+                destinations=self.destinations,
+                cursor=cursor,
+                retire=effects.retired,
+            )
         remember(self._states(), effects)
         for item, state in effects.retired.items():
             name = item.removeprefix(SERVICE_PREFIX)
             log.info("item.retired", item=name, alerted=state.alerted, cycle_id=cursor)
-        announce(effects.alerts, deliver=bool(self.destinations), stats=self.stats)
-        if effects.alerts:
+        announce(alerts, deliver=bool(self.destinations), stats=self.stats)
+        if alerts:
             self.on_alerts()

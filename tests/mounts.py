@@ -17,7 +17,8 @@ def _run(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
 
 
-def _skip_or_fail(reason: str) -> None:
+def unsupported(reason: str) -> None:
+    """Skip where the machine cannot do it; fail where CI (HBMON_REQUIRE_DOCKER=1) runs."""
     if docker_required():
         pytest.fail(reason + " and HBMON_REQUIRE_DOCKER=1 makes it mandatory")
     pytest.skip(reason)
@@ -29,7 +30,7 @@ def tmpfs(where: Path, size: str) -> Iterator[Path]:
     where.mkdir(parents=True, exist_ok=True)
     done = _run("mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where))
     if done.returncode != 0:
-        _skip_or_fail(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        unsupported(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
         yield where
     finally:
@@ -48,11 +49,11 @@ def read_only(folder: Path) -> Iterator[Path]:
     """`folder` bind-mounted onto itself read-only for the duration."""
     done = _run("mount", "--bind", str(folder), str(folder))
     if done.returncode != 0:
-        _skip_or_fail(f"cannot bind-mount here: {done.stderr.strip()}")
+        unsupported(f"cannot bind-mount here: {done.stderr.strip()}")
     try:
         remount = _run("mount", "-o", "remount,bind,ro", str(folder))
         if remount.returncode != 0:
-            _skip_or_fail(f"cannot remount read-only: {remount.stderr.strip()}")
+            unsupported(f"cannot remount read-only: {remount.stderr.strip()}")
         yield folder
     finally:
         _run("umount", "-l", str(folder))
@@ -64,7 +65,7 @@ def immutable(*paths: Path) -> Iterator[None]:
     done = _run("chattr", "+i", *map(str, paths))
     try:
         if done.returncode != 0:
-            pytest.skip(f"chattr +i is not supported here: {done.stderr.strip()}")
+            unsupported(f"chattr +i is not supported here: {done.stderr.strip()}")
         yield
     finally:
         _run("chattr", "-i", *map(str, paths))

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import unquote
 
+import peewee
+
 from exporter.config import ExporterConfig
 from exporter.cycle import Cycle
 from exporter.statuspage import api, page
@@ -17,6 +19,7 @@ from exporter.statuspage.history import RollupCache
 from exporter.statuspage.model import StatusSnapshot
 from exporter.store import Store
 from hbmon.db import incidents
+from hbmon.db.trouble import classify
 from hbmon.httpserver import Response, Routes
 
 HTML = "text/html; charset=utf-8"
@@ -96,7 +99,18 @@ class StatusPage:
             )
 
     def respond(self, path: str) -> Response | None:
-        """The answer for a status page path; None for any other path."""
+        """The answer for a status page path; None for any other path.
+
+        A database that refuses even reads (read-only or immutable files) is a 503 naming the
+        condition, not a dropped connection: the store's own log line already names the cause.
+        """
+        try:
+            return self._route(path)
+        except peewee.DatabaseError as exc:
+            body = f"status page unavailable: database {classify(exc).value}\n".encode()
+            return HTTPStatus.SERVICE_UNAVAILABLE, body, "text/plain; charset=utf-8"
+
+    def _route(self, path: str) -> Response | None:
         if path == "/":
             return HTTPStatus.OK, self._html(), HTML
         if path == "/api/status":

@@ -39,29 +39,41 @@ _BY_CODE = {
 }
 
 
-def sqlite_cause(exc: BaseException) -> sqlite3.Error | None:
-    """The sqlite3 error behind `exc`, looking through peewee's wrapping (it keeps the original
-    in args) and exception chains; a named condition (full, read-only, ...) wins over a generic
-    SQLITE_ERROR such as "cannot rollback - no transaction is active" raised while handling it.
-    """
-    found: list[sqlite3.Error] = []
-    seen: set[int] = set()
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and every exception behind it: peewee keeps the original in args, and chains."""
+    found: list[BaseException] = []
     todo: list[BaseException | None] = [exc]
     while todo:
         current = todo.pop(0)
-        if current is None or id(current) in seen:
+        if current is None or any(current is seen for seen in found):
             continue
-        seen.add(id(current))
-        if isinstance(current, sqlite3.Error) and getattr(current, "sqlite_errorcode", None):
-            found.append(current)
+        found.append(current)
         todo += [a for a in current.args if isinstance(a, BaseException)]
         todo += [current.__cause__, current.__context__]
+    return found
+
+
+def sqlite_cause(exc: BaseException) -> sqlite3.Error | None:
+    """The sqlite3 error behind `exc`; a named condition (full, read-only, ...) wins over a
+    generic SQLITE_ERROR such as "cannot rollback - no transaction is active" raised while
+    handling it."""
+    found = [
+        e
+        for e in _chain(exc)
+        if isinstance(e, sqlite3.Error) and getattr(e, "sqlite_errorcode", None)
+    ]
     named = [e for e in found if e.sqlite_errorcode & 0xFF in _BY_CODE]
     candidates = named or found
     return candidates[0] if candidates else None
 
 
-# Before SQLite runs at all, creating the database's folder can fail.
+def os_cause(exc: BaseException) -> OSError | None:
+    """The first OSError with an errno behind `exc` (a file SQLite was not even asked about)."""
+    return next((e for e in _chain(exc) if isinstance(e, OSError) and e.errno), None)
+
+
+# Before SQLite runs at all, creating the database's folder, or writing its -wal or -shm file,
+# can fail.
 _BY_ERRNO = {
     errno.ENOSPC: Trouble.DISK_FULL,
     errno.EDQUOT: Trouble.DISK_FULL,
@@ -76,8 +88,9 @@ def classify(exc: BaseException) -> Trouble:
     cause = sqlite_cause(exc)
     if cause is not None:
         return _BY_CODE.get(cause.sqlite_errorcode & 0xFF, Trouble.OTHER)
-    if isinstance(exc, OSError):
-        return _BY_ERRNO.get(exc.errno or 0, Trouble.CANNOT_OPEN)
+    refused = os_cause(exc)
+    if refused is not None:
+        return _BY_ERRNO.get(refused.errno or 0, Trouble.CANNOT_OPEN)
     return Trouble.OTHER
 
 
@@ -86,9 +99,10 @@ def describe(exc: BaseException) -> str:
     cause = sqlite_cause(exc)
     if cause is not None:
         return f"{cause.sqlite_errorname}: {cause}"
-    if isinstance(exc, OSError) and exc.errno is not None:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return f"{errno.errorcode.get(exc.errno, exc.errno)}: {exc.strerror}{where}"
+    refused = os_cause(exc)
+    if refused is not None and refused.errno is not None:
+        where = f" ({refused.filename})" if refused.filename else ""
+        return f"{errno.errorcode.get(refused.errno, refused.errno)}: {refused.strerror}{where}"
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import peewee
 
-from hbmon.db import alerts, certnotices, cycles
+from hbmon.db import alerts, certnotices, cycles, quiet
 from hbmon.db.connection import open_database
 from hbmon.db.cycles import MonitoringCycle, ServiceCheck
 
@@ -25,6 +25,7 @@ def alerter_db(path: Path) -> peewee.SqliteDatabase:
     db = exporter_db(path)
     alerts.migrate(db)
     certnotices.migrate(db)
+    quiet.migrate(db)
     return db
 
 

@@ -1,5 +1,6 @@
 """The real `heartbeat-alerter` under real database trouble: a full tmpfs, another connection
-holding `BEGIN IMMEDIATE`, and a database it cannot open at start."""
+holding `BEGIN IMMEDIATE`, its folder made read-only or its files immutable while it runs, and a
+database it cannot open (or a full disk) at start."""
 
 from __future__ import annotations
 
@@ -19,13 +20,13 @@ import pytest
 from tests.alerter.dbutil import exporter_db, insert_cycle
 from tests.alerter.proc import ALERTER, Process, alerter_env, start
 from tests.alerter.receiver import receiving
-from tests.mounts import disk_full, locked, tmpfs
+from tests.mounts import disk_full, fill, immutable, locked, read_only, tmpfs
 from tests.support import wait_for
 
 pytestmark = pytest.mark.slow
 INTERVAL = 1.0
 MARGIN = 4.0  # on top of two intervals: the machine is shared and loaded
-BUSY_TIMEOUT = 5.0  # PRAGMA busy_timeout: a locked write gives up only after it
+LOCK_WAIT = 1.0  # a locked write gives up after half an interval, 1 s at least
 SERVICES = [f"svc{n}" for n in range(10)]
 
 
@@ -45,7 +46,7 @@ def health(process: Process) -> tuple[int, dict[str, object]]:
 
 
 def failing_health(process: Process) -> dict[str, object] | None:
-    """The answer once it names a store condition (a blocked write first shows as `stale`)."""
+    """The answer once it names a store condition."""
     status, body = health(process)
     return body if status == 503 and str(body.get("reason")).startswith("store_") else None
 
@@ -69,10 +70,17 @@ def write_flips(db: Path, cycles: int, first_down: bool) -> None:
     writer.close()
 
 
-Condition = Callable[[Path], AbstractContextManager[None]]
+def immutable_files(data: Path) -> AbstractContextManager[None]:
+    # The -shm file too: the alerter must refuse it before SQLite writes to its mapping.
+    return immutable(data / "metrics.db", data / "metrics.db-wal", data / "metrics.db-shm")
+
+
+Condition = Callable[[Path], AbstractContextManager[object]]
 RUNNING: list[tuple[str, Condition, str, float]] = [
     ("full_disk", disk_full, "disk_full", 0.0),
-    ("locked", locked, "locked", BUSY_TIMEOUT),
+    ("locked", locked, "locked", LOCK_WAIT),
+    ("read_only_mount", read_only, "read_only", 0.0),
+    ("immutable", immutable_files, "read_only", 0.0),
 ]
 
 
@@ -105,14 +113,20 @@ def test_trouble_turns_healthz_503_logs_once_loses_no_alert_and_resumes(
         with paused(process):
             write_flips(db, 20, first_down=False)  # the alerter must commit 200 alerts
             trouble.enter_context(condition(data))
+        seen: list[object] = []
+
+        def failing() -> dict[str, object] | None:
+            body = health(process)[1]
+            seen.append(body.get("reason", "ok"))
+            return failing_health(process)
+
         with trouble:
             began = time.monotonic()
-            body = wait_for(
-                lambda: failing_health(process), timeout=2 * INTERVAL + extra_wait + MARGIN
-            )
+            body = wait_for(failing, timeout=2 * INTERVAL + extra_wait + MARGIN)
             seen_after = time.monotonic() - began
             time.sleep(3 * INTERVAL + extra_wait)  # more refused commits: still one log line
             assert process.popen.poll() is None
+            during = process.get("/metrics")
         cleared = time.monotonic()
         wait_for(lambda: health(process)[0] == 200, timeout=2 * INTERVAL + extra_wait + MARGIN)
         resumed_after = time.monotonic() - cleared
@@ -123,6 +137,7 @@ def test_trouble_turns_healthz_503_logs_once_loses_no_alert_and_resumes(
         final = {alert_id for alert_id, _ in outbox(db)}
         assert process.terminate() == 0
     assert body["reason"] == f"store_failing: {reason}", body
+    assert "stale" not in seen, seen
     assert [e["reason"] for e in events(process, "tail.database_error")] == [reason]
     assert len(events(process, "tail.database_recovered")) == 1
     assert "cannot rollback" not in process.log_path.read_text()
@@ -131,18 +146,18 @@ def test_trouble_turns_healthz_503_logs_once_loses_no_alert_and_resumes(
     assert max(posts.values()) <= 2
     assert f'heartbeat_store_errors_total{{process="alerter",reason="{reason}"}}' in metrics
     assert 'heartbeat_store_failing{process="alerter"} 0.0' in metrics
+    assert during[0] == 200
+    assert 'heartbeat_store_failing{process="alerter"} 1.0' in during[1]
     print(
         f"{reason}: 503 after {seen_after:.1f} s, 200 again {resumed_after:.1f} s after clearing,"
         f" {len(final)} alerts, at most {max(posts.values())} POSTs of one"
     )
 
 
-def test_database_that_cannot_be_opened_fails_at_start_in_one_line(tmp_path: Path) -> None:
-    db = tmp_path / "metrics.db"
-    db.write_bytes(b"not a database, " * 512)
+def assert_fails_at_start(tmp_path: Path, db: Path, reason: str) -> None:
     done = subprocess.run(
         [ALERTER],
-        env=alerter_env(tmp_path),
+        env=alerter_env(tmp_path, SQLITE_DB_PATH=str(db)),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -154,5 +169,20 @@ def test_database_that_cannot_be_opened_fails_at_start_in_one_line(tmp_path: Pat
     assert "Traceback" not in output
     lines = [json.loads(line) for line in output.splitlines() if "start_failed" in line]
     assert [(line["event"], line["reason"]) for line in lines] == [
-        ("alerter.start_failed", "corrupt")
+        ("alerter.start_failed", reason)
     ], output
+
+
+def test_database_that_cannot_be_opened_fails_at_start_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "metrics.db"
+    db.write_bytes(b"not a database, " * 512)
+    assert_fails_at_start(tmp_path, db, "corrupt")
+
+
+def test_full_disk_at_start_fails_in_one_line(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "data", "1m") as data:
+        filler = fill(data)
+        try:
+            assert_fails_at_start(tmp_path, data / "metrics.db", "disk_full")
+        finally:
+            filler.unlink()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import peewee
 
 from alerter.certs import DAY
+from hbmon.db import quiet
 from hbmon.db.cycles import MonitoringCycle, ServiceCheck
 from tests.alerter.conftest import Parts
 from tests.alerter.dbutil import outbox_rows
@@ -97,3 +98,13 @@ def test_removed_service_forgets_its_notice_and_zero_days_turns_notices_off(
     insert(off.writer, other=soon)
     off.tailer.step()
     assert [name for name, _ in events(off)] == ["api", "web"]
+
+
+def test_a_silenced_service_certificate_notice_is_held(make_parts: Callable[..., Parts]) -> None:
+    parts = make_parts()
+    parts.tailer.step()
+    now = time.time()
+    quiet.add_silence(parts.writer, "api", starts_at=now, ends_at=now + 3600, reason="renewal")
+    insert(parts.writer, api=now + 3 * DAY, web=now + 3 * DAY)
+    parts.tailer.step()
+    assert events(parts) == [("web", "certificate_expiring")]

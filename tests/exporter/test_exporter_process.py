@@ -267,17 +267,16 @@ def test_kill_9_mid_run_leaves_a_consistent_database(
 
 
 def test_overrun_skips_ticks_and_says_so(tmp_path: Path, healthy_server: StatusServer) -> None:
-    """Another connection holds the write lock for 2.5 s, so the waiting cycle overruns."""
+    """The process stalls for 2.5 s (SIGSTOP, as a paused VM would), so its cycle overruns.
+    A held write lock no longer does: a cycle write waits at most half an interval for it."""
     env = exporter_env(tmp_path, healthy_server, SERVICE_URL_web=healthy_server.url)
     db = tmp_path / "metrics.db"
     process = start(tmp_path, env)
     try:
         wait_for(lambda: cycles_stored(db) >= 1, timeout=20)
-        blocker = sqlite3.connect(db, timeout=10, isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")
+        os.kill(process.pid, signal.SIGSTOP)
         time.sleep(2.5)
-        blocker.execute("COMMIT")
-        blocker.close()
+        os.kill(process.pid, signal.SIGCONT)
         wait_for(
             lambda: query(db, "SELECT SUM(skipped_ticks) FROM monitoring_cycles")[0][0], timeout=10
         )

@@ -68,10 +68,13 @@ def test_real_sqlite_errors_are_named(
 
 def test_peewee_wrapping_keeps_the_real_error(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
-    _database(path).execute("BEGIN IMMEDIATE")
+    holder = _database(path)  # kept: a dropped connection would release the lock when collected
+    holder.execute("BEGIN IMMEDIATE")
     db = peewee.SqliteDatabase(str(path), timeout=0)
     with pytest.raises(peewee.OperationalError) as raised:
         db.execute_sql("INSERT INTO t VALUES (1)")
+    db.close()
+    holder.close()
     assert classify(raised.value) is Trouble.LOCKED
     assert describe(raised.value).startswith("SQLITE_BUSY")
 

@@ -1,4 +1,4 @@
-"""The alerter's view of its database: which parts cannot write, why, and the counts by reason."""
+"""Which parts of one process cannot write the database, why, and the refusals by reason."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from hbmon.db.trouble import Trouble, classify, describe
-
-PROCESS = "alerter"
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,12 @@ class Failing:
     since: float
 
 
-class StoreHealth:
-    """Shared by the tail loop, the heartbeat, the senders and the pruner (each a `part`)."""
+class StoreHealth(Collector):
+    """Thread-safe; shared by the parts of one process that write (each names itself a `part`),
+    and the collector of `heartbeat_store_errors_total` and `heartbeat_store_failing`."""
 
-    def __init__(self) -> None:
+    def __init__(self, process: str) -> None:
+        self.process = process
         self._lock = threading.Lock()
         self.errors: Counter[Trouble] = Counter()
         self._failing: dict[str, Failing] = {}
@@ -67,7 +68,7 @@ class StoreHealth:
             failing = sorted(self._failing.values(), key=lambda f: f.since)
         return failing[0] if failing else None
 
-    def families(self) -> Iterator[Metric]:
+    def collect(self) -> Iterator[Metric]:
         errors = CounterMetricFamily(
             "heartbeat_store_errors",
             "Database writes refused, by reason.",
@@ -76,12 +77,12 @@ class StoreHealth:
         with self._lock:
             counts = dict(self.errors)
         for trouble in Trouble:
-            errors.add_metric((PROCESS, trouble.value), counts.get(trouble, 0))
+            errors.add_metric((self.process, trouble.value), counts.get(trouble, 0))
         yield errors
         failing = GaugeMetricFamily(
             "heartbeat_store_failing",
-            "1 while the last attempt of any part to write the database failed.",
+            "1 while the last attempt of any part of the process to write the database failed.",
             labels=("process",),
         )
-        failing.add_metric((PROCESS,), 0.0 if self.worst() is None else 1.0)
+        failing.add_metric((self.process,), 0.0 if self.worst() is None else 1.0)
         yield failing
