@@ -13,6 +13,7 @@ from exporter.cycle import Cycle, ServiceOutcome
 from exporter.host import HostSample
 from exporter.probes.base import ProbeResult
 from exporter.store import Store
+from hbmon.db import cycles
 from hbmon.status import Status
 
 LIMA = ZoneInfo("America/Lima")
@@ -118,7 +119,7 @@ def test_database_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> None:
     Store(tmp_path / "m.db", LIMA).close()
     assert rows(tmp_path / "m.db", "PRAGMA journal_mode") == [("wal",)]
     assert rows(tmp_path / "m.db", "SELECT component, version FROM schema_versions") == [
-        ("exporter", 1),
+        ("exporter", cycles.SCHEMA_VERSION),
         ("history", 1),
     ]
 
