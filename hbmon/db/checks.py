@@ -21,12 +21,10 @@ The clustered key is (cycle_id, service_id) in a WITHOUT ROWID table, in that or
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 import peewee
 
-from hbmon.db.connection import sql
 from hbmon.status import Status
 
 CYCLES_TABLE = "monitoring_cycles"
@@ -147,14 +145,19 @@ CHECK_FIELDS: tuple[peewee.Field, ...] = tuple(
 CHECK_COLUMNS = tuple(f.column_name for f in CHECK_FIELDS)
 _AT = {name: i for i, name in enumerate(CHECK_COLUMNS)}
 FACT_COLUMNS = tuple(
-    f.column_name for f in ServiceFacts._meta.sorted_fields if f.name not in ("service_id", "since_cycle")
+    f.column_name
+    for f in ServiceFacts._meta.sorted_fields
+    if f.name not in ("service_id", "since_cycle")
 )
 _DURATIONS = ("latency", "dns", "connect", "tls", "ttfb")
 DURATION_COLUMNS = frozenset(f"{d}_ms" for d in _DURATIONS)
 
 
 def _decoded(column: str, alias: str) -> str:
-    return f"CASE typeof(k.{column}) WHEN 'integer' THEN k.{column} / 1000.0 ELSE k.{column} END AS {alias}"
+    stored = f"k.{column}"
+    return (
+        f"CASE typeof({stored}) WHEN 'integer' THEN {stored} / 1000.0 ELSE {stored} END AS {alias}"
+    )
 
 
 def _view_column(column: str) -> str:
@@ -208,7 +211,9 @@ def write_statistics(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("ANALYZE sqlite_schema")  # creates sqlite_stat1 if it is missing
     stat = f"{1000 * PLANNER_ROWS_PER_CYCLE} {PLANNER_ROWS_PER_CYCLE} 1"
     db.execute_sql("DELETE FROM sqlite_stat1 WHERE tbl = 'checks'")
-    db.execute_sql("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('checks', 'checks', ?)", (stat,))
+    db.execute_sql(
+        "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('checks', 'checks', ?)", (stat,)
+    )
 
 
 def micros(ms: object) -> object:

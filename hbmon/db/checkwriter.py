@@ -1,4 +1,4 @@
-"""Writes checks into the compact storage: services and statuses interned, facts when they change."""
+"""Writes checks into the compact storage: services and statuses interned, facts when changed."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ _FACT_AT = tuple(_AT[c] for c in FACT_COLUMNS)
 _NO_FACTS: Facts = (None,) * len(FACT_COLUMNS)
 # A duplicate (cycle, service) keeps the last row: only a damaged older database has any.
 _INSERT_ROW = (
-    f"INSERT OR REPLACE INTO checks VALUES ({', '.join('?' for _ in CheckRow._meta.sorted_fields)})"
+    "INSERT OR REPLACE INTO checks "  # noqa: S608 - our own names only
+    f"VALUES ({', '.join('?' for _ in CheckRow._meta.sorted_fields)})"
 )
 _INSERT_FACTS = (
     "INSERT OR REPLACE INTO service_facts (service_id, since_cycle, "  # noqa: S608
@@ -57,21 +58,27 @@ class CheckWriter:
 
     def __init__(self, db: peewee.SqliteDatabase) -> None:
         self._db = db
-        self._services: dict[tuple[str, str], int] | None = None
-        self._statuses: dict[str, int] = {}
+        self._services: dict[tuple[object, object], int] | None = None
+        self._statuses: dict[object, int] = {}
         self._last: dict[int, Facts] = {}
 
     def forget(self) -> None:
         self._services = None
 
-    def _load(self) -> dict[tuple[str, str], int]:
-        self._services = {(r[1], r[2]): r[0] for r in sql(self._db, "SELECT id, name, kind FROM services")}
+    def _load(self) -> dict[tuple[object, object], int]:
+        self._services = {
+            (r[1], r[2]): r[0] for r in sql(self._db, "SELECT id, name, kind FROM services")
+        }
         seed_statuses(self._db)
-        self._statuses = {r[1]: r[0] for r in sql(self._db, "SELECT code, name FROM check_statuses")}
+        self._statuses = {
+            r[1]: r[0] for r in sql(self._db, "SELECT code, name FROM check_statuses")
+        }
         self._last = facts_in_force(self._db, 1 << 62)
         return self._services
 
-    def insert(self, rows: Iterable[Sequence[object]], before: dict[int, Facts] | None = None) -> None:
+    def insert(
+        self, rows: Iterable[Sequence[object]], before: dict[int, Facts] | None = None
+    ) -> None:
         """Store checks of one or more cycles, oldest cycle first (inside the caller's
         transaction). Facts are compared with `before` (each service's facts valid before these
         cycles), by default with the newest stored: the exporter writes the newest cycle."""
@@ -80,27 +87,28 @@ class CheckWriter:
         compact, changed = [], []
         for row in rows:
             key = (row[_NAME_AT], row[_KIND_AT])
-            service = services.get(key)  # type: ignore[call-overload]
+            service = services.get(key)
             if service is None:
-                service = services[key] = self._service(key)  # type: ignore[index]
+                service = services[key] = self._service(key)
             facts = tuple(row[at] for at in _FACT_AT)
             if last.get(service, _NO_FACTS) != facts:
                 last[service] = facts
                 changed.append((service, row[_CYCLE_AT], *facts))
             compact.append(self._compact(row, service))
         cursor = self._db.cursor()
-        with peewee.__exception_wrapper__:  # sqlite3's errors as peewee's, like execute_sql
+        # sqlite3's errors as peewee's, as execute_sql raises them
+        with peewee.__exception_wrapper__:  # type: ignore[attr-defined]
             cursor.executemany(_INSERT_ROW, compact)
             cursor.executemany(_INSERT_FACTS, changed)
 
     def _compact(self, row: Sequence[object], service: int) -> tuple[object, ...]:
-        status = self._statuses.get(row[_STATUS_AT])  # type: ignore[call-overload]
+        status = self._statuses.get(row[_STATUS_AT])
         if status is None:
             status = self._status(str(row[_STATUS_AT]))
         values = [micros(row[at]) if at in _DURATION_AT else row[at] for at in _PER_ROW_AT]
         return (row[_CYCLE_AT], service, status, *values)
 
-    def _service(self, key: tuple[str, str]) -> int:
+    def _service(self, key: tuple[object, object]) -> int:
         cursor = sql(self._db, "INSERT INTO services (name, kind) VALUES (?, ?)", key)
         return int(cursor.lastrowid or 0)
 

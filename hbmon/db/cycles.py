@@ -15,7 +15,6 @@ import peewee
 from playhouse.sqlite_ext import AutoIncrementField
 
 from hbmon.db import checkread, checks, legacy, upgrade_v3
-from hbmon.db.checks import CHECK_FIELDS as CHECK_FIELDS  # the writer's column order
 from hbmon.db.checks import CheckRow
 from hbmon.db.checkwriter import CheckWriter
 from hbmon.db.connection import sql
@@ -61,6 +60,7 @@ MODELS: tuple[type[Any], ...] = (MonitoringCycle, *checks.MODELS)
 _CYCLES = MonitoringCycle._meta.table_name
 _ID = MonitoringCycle.id.column_name
 assert _CYCLES == checks.CYCLES_TABLE
+CHECK_FIELDS = checks.CHECK_FIELDS  # the writer's column order, the view's columns
 
 
 def _columns(fields: Iterable[peewee.Field]) -> str:

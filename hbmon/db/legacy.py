@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import peewee
 
 from hbmon.db import alerts, cycles
-from hbmon.db.connection import open_database
 from hbmon.db.checks import check_row
 from hbmon.db.checkwriter import CheckWriter
+from hbmon.db.connection import open_database
 from hbmon.db.cycles import MonitoringCycle
 
 CheckSpec = str | tuple[str, int | None, str | None] | tuple[str, int | None, str | None, str]

@@ -71,7 +71,9 @@ def test_checks_read_the_same_before_during_and_after_the_move(
     assert view(path) == expected
     assert cycles.cycles_after(db, 0, limit=500) == before
     assert before[5].checks[0].tls_cert_expiry == 1.9e9
-    assert {c.depends_on for c in before[5].checks} == ({None} if version == 1 else {None, "internet"})
+    assert {c.depends_on for c in before[5].checks} == (
+        {None} if version == 1 else {None, "internet"}
+    )
     db.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
@@ -120,7 +122,11 @@ def test_a_move_killed_at_random_points_resumes_and_loses_or_doubles_nothing(
             mover.wait(timeout=30)
         assert view(path) == expected
     done = subprocess.run(
-        [sys.executable, "-c", _MOVER, str(path), "0"], capture_output=True, text=True, env=env
+        [sys.executable, "-c", _MOVER, str(path), "0"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert done.stdout.endswith("done\n"), done.stderr
     assert view(path) == expected
@@ -179,7 +185,9 @@ def test_a_refused_batch_changes_nothing_and_the_next_one_resumes(tmp_path: Path
     db = open_database(path)
     cycles.migrate(db)
     writer = CheckWriter(db)
-    db.execute_sql("CREATE TRIGGER refuse BEFORE INSERT ON checks BEGIN SELECT RAISE(ABORT, 'no'); END")
+    db.execute_sql(
+        "CREATE TRIGGER refuse BEFORE INSERT ON checks BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
     with pytest.raises(peewee.IntegrityError):
         upgrade_v3.move_batch(db, writer)
     assert view(path) == expected
