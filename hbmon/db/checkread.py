@@ -10,10 +10,16 @@ from hbmon.db.checks import millis
 from hbmon.db.connection import sql
 from hbmon.db.records import Check
 
-_FactsHistory = dict[int, list[tuple[int, float | None, str | None]]]
+_Facts = tuple[float | None, str | None]  # tls_cert_expiry, depends_on
+_History = dict[int, list[tuple[int, float | None, str | None]]]
+_NO_FACTS: _Facts = (None, None)
+# Names and statuses are joined and sorted by SQLite: a Python dict of every service and a sort
+# per cycle cost more than the join at 10,000 checks.
 _SELECT = (
-    "SELECT cycle_id, service_id, status, status_code, latency, error_message FROM checks "
-    "WHERE cycle_id BETWEEN ? AND ?"
+    "SELECT k.cycle_id, s.name, s.kind, t.name, k.status_code, k.latency, k.error_message, "
+    "k.service_id FROM checks k JOIN services s ON s.id = k.service_id "
+    "JOIN check_statuses t ON t.code = k.status "
+    "WHERE k.cycle_id BETWEEN ? AND ? ORDER BY k.cycle_id, s.name"
 )
 _FACTS = (
     "SELECT service_id, since_cycle, tls_cert_expiry, depends_on FROM service_facts "
@@ -28,37 +34,42 @@ _SELECT_V2 = (
 def checks_between(db: peewee.SqliteDatabase, first: int, last: int) -> dict[int, list[Check]]:
     """The checks of cycles `first`..`last` by cycle id, each cycle's in service name order.
 
-    Call inside a read transaction: the services, facts and rows must be one snapshot.
+    Call inside a read transaction: the facts and the rows must be one snapshot.
     """
-    services = {r[0]: (r[1], r[2]) for r in sql(db, "SELECT id, name, kind FROM services")}
-    statuses = {r[0]: r[1] for r in sql(db, "SELECT code, name FROM check_statuses")}
-    facts = _facts(db, last)
+    history = _history(db, last)
+    steady = _steady(history, first)
     found: dict[int, list[Check]] = {}
-    for cycle, service, status, code, latency, reason in sql(db, _SELECT, (first, last)):
-        name, kind = services[service]
-        tls, parent = _valid(facts.get(service), cycle)
-        check = Check(name, kind, statuses[status], code, millis(latency), reason, tls, parent)
+    for cycle, name, kind, status, code, latency, reason, service in sql(
+        db, _SELECT, (first, last)
+    ):
+        facts = steady.get(service) or _valid(history.get(service), cycle)
+        check = Check(name, kind, status, code, millis(latency), reason, *facts)
         found.setdefault(cycle, []).append(check)
     if upgrade_v3.pending(db):
+        moved = set(found)
         for row in sql(db, _SELECT_V2, (first, last)):
             found.setdefault(row[0], []).append(Check._make(row[1:]))
-    for checks in found.values():
-        checks.sort(key=lambda c: c.name)
+        for cycle, checks in found.items():
+            if cycle not in moved:
+                checks.sort(key=lambda c: c.name)
     return found
 
 
-def _facts(db: peewee.SqliteDatabase, last: int) -> _FactsHistory:
-    history: _FactsHistory = {}
+def _history(db: peewee.SqliteDatabase, last: int) -> _History:
+    history: _History = {}
     for service, since, tls, parent in sql(db, _FACTS, (last,)):
         history.setdefault(service, []).append((since, tls, parent))
     return history
 
 
-def _valid(
-    history: list[tuple[int, float | None, str | None]] | None, cycle: int
-) -> tuple[float | None, str | None]:
-    """The facts of the newest row valid at `cycle` (rows are oldest first, usually one)."""
+def _steady(history: _History, first: int) -> dict[int, _Facts]:
+    """The facts of services whose newest row is valid from `first` on (no change in between)."""
+    return {s: (rows[-1][1], rows[-1][2]) for s, rows in history.items() if rows[-1][0] <= first}
+
+
+def _valid(history: list[tuple[int, float | None, str | None]] | None, cycle: int) -> _Facts:
+    """The facts of the newest row valid at `cycle` (rows are oldest first)."""
     for since, tls, parent in reversed(history or ()):
         if since <= cycle:
             return tls, parent
-    return None, None
+    return _NO_FACTS
