@@ -6,7 +6,6 @@ from __future__ import annotations
 import peewee
 
 from hbmon.db import upgrade_v3
-from hbmon.db.checks import millis
 from hbmon.db.connection import sql
 from hbmon.db.records import Check
 
@@ -36,15 +35,16 @@ def checks_between(db: peewee.SqliteDatabase, first: int, last: int) -> dict[int
 
     Call inside a read transaction: the facts and the rows must be one snapshot.
     """
-    history = _history(db, last)
-    steady = _steady(history, first)
+    steady, history = _facts(db, first, last)
     found: dict[int, list[Check]] = {}
-    for cycle, name, kind, status, code, latency, reason, service in sql(
-        db, _SELECT, (first, last)
-    ):
-        facts = steady.get(service) or _valid(history.get(service), cycle)
-        check = Check(name, kind, status, code, millis(latency), reason, *facts)
-        found.setdefault(cycle, []).append(check)
+    current, checks = None, []
+    for cycle, name, kind, status, code, stored, reason, service in sql(db, _SELECT, (first, last)):
+        if cycle != current:  # rows come cycle by cycle
+            current, checks = cycle, found.setdefault(cycle, [])
+        tls, parent = steady.get(service) or _valid(history.get(service), cycle)
+        # Integer microseconds (checks.micros), or REAL milliseconds already.
+        latency = stored / 1000 if type(stored) is int else stored
+        checks.append(Check(name, kind, status, code, latency, reason, tls, parent))
     if upgrade_v3.pending(db):
         moved = set(found)
         for row in sql(db, _SELECT_V2, (first, last)):
@@ -55,16 +55,16 @@ def checks_between(db: peewee.SqliteDatabase, first: int, last: int) -> dict[int
     return found
 
 
-def _history(db: peewee.SqliteDatabase, last: int) -> _History:
+def _facts(db: peewee.SqliteDatabase, first: int, last: int) -> tuple[dict[int, _Facts], _History]:
+    """The facts of services with no change after `first` (most), and the rows of the others."""
+    rows = sql(db, _FACTS, (last,)).fetchall()
+    newest = {r[0]: r for r in rows}  # rows are in (service, since) order: the last one wins
+    steady = {s: (r[2], r[3]) for s, r in newest.items() if r[1] <= first}
     history: _History = {}
-    for service, since, tls, parent in sql(db, _FACTS, (last,)):
-        history.setdefault(service, []).append((since, tls, parent))
-    return history
-
-
-def _steady(history: _History, first: int) -> dict[int, _Facts]:
-    """The facts of services whose newest row is valid from `first` on (no change in between)."""
-    return {s: (rows[-1][1], rows[-1][2]) for s, rows in history.items() if rows[-1][0] <= first}
+    for service, since, tls, parent in rows:
+        if service not in steady:
+            history.setdefault(service, []).append((since, tls, parent))
+    return steady, history
 
 
 def _valid(history: list[tuple[int, float | None, str | None]] | None, cycle: int) -> _Facts:

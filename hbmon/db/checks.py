@@ -224,11 +224,6 @@ def micros(ms: object) -> object:
     return us if us / 1000 == ms else ms
 
 
-def millis(stored: Any) -> Any:
-    """What `micros` stored, as milliseconds."""
-    return stored / 1000 if type(stored) is int else stored
-
-
 def check_row(**columns: object) -> tuple[object, ...]:
     """A check in CHECK_FIELDS order from column names; a column not given is NULL."""
     row: list[object] = [None] * len(CHECK_COLUMNS)
