@@ -79,6 +79,8 @@ class Store:
         rollups.migrate(self.database)
         self._checks = CheckWriter(self.database)
         self._migrating = upgrade_v3.pending(self.database)
+        if self._migrating:
+            log.info("store.migration_started", table=upgrade_v3.PENDING)
         self.history = Recorder(self.database, tz)
         self.history.recover(time.time())
 
@@ -111,6 +113,8 @@ class Store:
             log.error("store.migration_failed", error=describe(exc))
             return
         self._migrating = upgrade_v3.pending(self.database)
+        if self._migrating:
+            log.info("store.migration_started", table=upgrade_v3.PENDING)
         if not self._migrating:
             log.info("store.migration_completed", moved=moved)
 

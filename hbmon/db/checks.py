@@ -208,7 +208,7 @@ def seed_statuses(db: peewee.SqliteDatabase) -> None:
 def write_statistics(db: peewee.SqliteDatabase) -> None:
     """Tell the planner a cycle holds many checks, so it skip-scans for one service's history
     (fixed statistics, as SQLite documents, instead of an ANALYZE that reads every row)."""
-    db.execute_sql("ANALYZE sqlite_schema")  # creates sqlite_stat1 if it is missing
+    db.execute_sql("ANALYZE sqlite_master")  # creates sqlite_stat1 if it is missing
     stat = f"{1000 * PLANNER_ROWS_PER_CYCLE} {PLANNER_ROWS_PER_CYCLE} 1"
     db.execute_sql("DELETE FROM sqlite_stat1 WHERE tbl = 'checks'")
     db.execute_sql(
