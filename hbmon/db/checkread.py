@@ -61,9 +61,10 @@ def _facts(db: peewee.SqliteDatabase, first: int, last: int) -> tuple[dict[int, 
     newest = {r[0]: r for r in rows}  # rows are in (service, since) order: the last one wins
     steady = {s: (r[2], r[3]) for s, r in newest.items() if r[1] <= first}
     history: _History = {}
-    for service, since, tls, parent in rows:
-        if service not in steady:
-            history.setdefault(service, []).append((since, tls, parent))
+    if len(steady) < len(newest):  # some service's facts changed within these cycles
+        for service, since, tls, parent in rows:
+            if service not in steady:
+                history.setdefault(service, []).append((since, tls, parent))
     return steady, history
 
 
