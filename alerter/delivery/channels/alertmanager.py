@@ -17,7 +17,7 @@ from alerter.delivery.channels.base import (
     SendResult,
     destination_key,
 )
-from alerter.model import Event
+from alerter.model import REMINDER_SUFFIX, Event
 from alerter.transport import Transport
 from hbmon.alerter_settings import redact_url
 
@@ -34,7 +34,7 @@ class Rule:
 
 def rule_for(alert: Mapping[str, Any]) -> Rule:
     """Which Alertmanager alert an event opens or resolves."""
-    event = alert["event"]
+    event = str(alert["event"]).removesuffix(REMINDER_SUFFIX)  # a reminder fires its original
     if event in (Event.SERVICE_DOWN, Event.SERVICE_RECOVERED):
         return Rule("HeartbeatServiceDown", "critical", event == Event.SERVICE_DOWN)
     if event in (Event.EXPORTER_STALLED, Event.EXPORTER_RECOVERED):
