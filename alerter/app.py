@@ -13,7 +13,7 @@ from prometheus_client import generate_latest
 from alerter.config import AlerterConfig
 from alerter.delivery import outbox
 from alerter.delivery.channels.base import Channel, Destination
-from alerter.delivery.channels.registry import destinations
+from alerter.delivery.channels.registry import destinations, http_client
 from alerter.delivery.prune import Pruner
 from alerter.delivery.sender import Sender
 from alerter.heartbeat import Heartbeater
@@ -21,12 +21,12 @@ from alerter.metrics import build_registry, health
 from alerter.payload import Context
 from alerter.stats import Stats
 from alerter.tail import Tailer
-from alerter.transport import HttpClientTransport, Transport
 from hbmon import __version__
 from hbmon.db import alerts
 from hbmon.db.connection import open_database
 from hbmon.httpserver import serve
 from hbmon.logs import get_logger, register_secrets
+from hbmon.net import HttpClient
 
 log = get_logger("alerter")
 JOIN_SECONDS = 15.0
@@ -54,7 +54,7 @@ class Parts:
 def build_parts(
     config: AlerterConfig,
     db: peewee.SqliteDatabase,
-    transport: Transport,
+    client: HttpClient,
     targets: Sequence[Destination],
 ) -> Parts:
     """Wire senders, heartbeat and tail loop: what the process runs and what tests drive."""
@@ -70,7 +70,7 @@ def build_parts(
         db,
         config=config,
         context=context,
-        transport=transport,
+        client=client,
         stats=stats,
         destinations=targets,
         on_alerts=wake,
@@ -94,15 +94,15 @@ def channels_of(targets: Sequence[Destination]) -> list[str]:
 class Alerter:
     """Start with `run(stop)`; setting `stop` ends it after the deliveries in flight."""
 
-    def __init__(self, config: AlerterConfig, transport: Transport | None = None) -> None:
+    def __init__(self, config: AlerterConfig) -> None:
         register_secrets(config.secrets)
         self.config = config
         self.db: peewee.SqliteDatabase = open_database(config.db_path)
         alerts.migrate(self.db)
-        self.transport = transport or HttpClientTransport(config.net)
-        self.targets = destinations(config, self.transport)
+        self.client = http_client(config.net)
+        self.targets = destinations(config, self.client)
         self.crashed = False
-        self.parts = build_parts(config, self.db, self.transport, self.targets)
+        self.parts = build_parts(config, self.db, self.client, self.targets)
         self.stats = self.parts.stats
         registry = build_registry(self.stats, self.db, channels_of(self.targets))
         self.server = serve(
@@ -129,7 +129,7 @@ class Alerter:
             for thread in threads:
                 thread.join(JOIN_SECONDS)
             self.server.server_close()
-            self.transport.close()
+            self.client.close()
             self.db.close()
             log.info("alerter.stopped", cursor=parts.tailer.cursor, crashed=self.crashed)
         return not self.crashed
