@@ -160,11 +160,6 @@ def rescheduled(seq: int, *, next_attempt_at: float, status_code: int | None, er
     return _RESCHEDULE, (next_attempt_at, status_code, error, seq)
 
 
-def outcomes(writes: Sequence[Write]) -> int:
-    """How many alerts' outcomes `writes` hold (a drain belongs to a delivery)."""
-    return sum(statement is not _DRAIN for statement, _ in writes)
-
-
 def write(db: peewee.SqliteDatabase, writes: Sequence[Write]) -> None:
     """A burst of outcomes in one transaction, in order. Only the last drain runs: it makes
     due whatever an earlier one would have (the rows in between are due by now anyway)."""

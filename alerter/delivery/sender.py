@@ -52,6 +52,7 @@ class Sender:
         # Outcomes not yet recorded (a burst, or a full disk, read-only, locked): written
         # before anything else is sent, never re-sent meanwhile (issue 13 item 3).
         self._unrecorded: list[Write] = []
+        self._batch = 0  # alerts whose outcomes are in `_unrecorded`
         self._batch_started = 0.0
         self._db_failures = 0
 
@@ -79,7 +80,7 @@ class Sender:
                 "delivery.database_error",
                 reason=refusal.trouble.value,
                 error=refusal.error,
-                unrecorded=outbox.outcomes(self._unrecorded),
+                unrecorded=self._batch,
                 retry_in_s=wait,
                 **self._where(),
             )
@@ -116,6 +117,7 @@ class Sender:
         if self._unrecorded:
             outbox.write(self.db, self._unrecorded)
             self._unrecorded.clear()
+            self._batch = 0
 
     def _record(self, *writes: Write) -> None:
         """Remember an outcome, written with its burst: a sent alert is never re-sent for want
@@ -123,8 +125,8 @@ class Sender:
         if not self._unrecorded:
             self._batch_started = time.monotonic()
         self._unrecorded.extend(writes)
-        full = len(self._unrecorded) >= BATCH_MAX
-        if full or time.monotonic() - self._batch_started >= BATCH_SECONDS:
+        self._batch += 1
+        if self._batch >= BATCH_MAX or time.monotonic() - self._batch_started >= BATCH_SECONDS:
             self._flush()
 
     def attempt(self, alert: PendingAlert) -> None:
