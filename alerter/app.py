@@ -19,10 +19,12 @@ from alerter.delivery.sender import Sender
 from alerter.heartbeat import Heartbeater
 from alerter.metrics import build_registry, health
 from alerter.payload import Context
+from alerter.quiet import Quiet
 from alerter.stats import Stats
 from alerter.tail import Tailer
 from hbmon import __version__
-from hbmon.db import alerts
+from hbmon.db import alerts, certnotices
+from hbmon.db import quiet as quiet_tables
 from hbmon.db.connection import open_database
 from hbmon.httpserver import serve
 from hbmon.logs import get_logger, register_secrets
@@ -66,6 +68,7 @@ def build_parts(
         for sender in senders:
             sender.wake.set()
 
+    quiet = Quiet(config=config, context=context, stats=stats, destinations=targets, on_alerts=wake)
     heartbeater = Heartbeater(
         db,
         config=config,
@@ -74,6 +77,7 @@ def build_parts(
         stats=stats,
         destinations=targets,
         on_alerts=wake,
+        quiet=quiet,
     )
     tailer = Tailer(
         db,
@@ -83,6 +87,7 @@ def build_parts(
         destinations=targets,
         on_alerts=wake,
         on_cycle=heartbeater.trigger.set,
+        quiet=quiet,
     )
     return Parts(stats, senders, Pruner(db, config, stats), heartbeater, tailer)
 
@@ -99,6 +104,8 @@ class Alerter:
         self.config = config
         self.db: peewee.SqliteDatabase = open_database(config.db_path)
         alerts.migrate(self.db)
+        certnotices.migrate(self.db)
+        quiet_tables.migrate(self.db)
         self.client = http_client(config.net)
         self.targets = destinations(config, self.client)
         self.crashed = False

@@ -1,4 +1,5 @@
-"""`heartbeat-alerter`: parse the configuration once, then run until SIGTERM/SIGINT."""
+"""`heartbeat-alerter`: parse the configuration once, then run until SIGTERM/SIGINT (or manage
+silences with `heartbeat-alerter silence ...`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from alerter import silencecmd
 from alerter.app import Alerter
 from alerter.config import AlerterConfig, plaintext_urls
 from hbmon import __version__
@@ -34,12 +36,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="default: ./.env")
+    commands = parser.add_subparsers(dest="command", metavar="silence")
+    silencecmd.add_arguments(
+        commands.add_parser("silence", help="add, list or expire silences (maintenance)")
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     config = load_or_exit("heartbeat-alerter", AlerterConfig.from_env, args.env_file)
+    if args.command == "silence":
+        return silencecmd.run(args, config)
     register_secrets(config.secrets)
     configure(config.log_level, config.log_format, process="alerter")
     for variable in plaintext_urls(config):

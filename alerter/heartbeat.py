@@ -17,6 +17,7 @@ from alerter.debounce import ItemState, Policy
 from alerter.delivery.channels.base import Destination, answer_of, failure_of
 from alerter.model import HeartbeatRecord, HeartbeatResult, NewAlert
 from alerter.payload import Context, ServiceStatus, build_heartbeat, encode
+from alerter.quiet import Quiet
 from alerter.rules import remember, worker_effects
 from alerter.stats import Stats
 from hbmon.db import cycles
@@ -58,8 +59,10 @@ class Heartbeater:
         stats: Stats,
         destinations: Sequence[Destination],
         on_alerts: Callable[[], None],
+        quiet: Quiet,
     ) -> None:
         self.destinations = destinations
+        self.quiet = quiet
         self.db = db
         self.config = config
         self.context = context
@@ -193,17 +196,18 @@ class Heartbeater:
             policy=self.policy,
             context=self.context,
         )
-        store.commit(
-            self.db,
-            now=record.sent_at,
-            items=effects.updates,
-            alerts=effects.alerts,
-            destinations=self.destinations,
-            reply=record,
-        )
+        with self.quiet.gated(self.db, effects.alerts, now=record.sent_at) as alerts:
+            store.commit(
+                self.db,
+                now=record.sent_at,
+                items=effects.updates,
+                alerts=alerts,
+                destinations=self.destinations,
+                reply=record,
+            )
         self._recovered()
         remember(self._items, effects)
-        return effects.alerts
+        return alerts
 
     def _report(self, record: HeartbeatRecord) -> None:
         code = record.status_code

@@ -12,8 +12,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from alerter.delivery import outbox
-from alerter.model import AlertResult, Event, HeartbeatResult
+from alerter.model import AlertResult, Event, HeartbeatResult, ReminderEvent
 from alerter.stats import Snapshot, Stats
+from hbmon.db import quiet
 
 HEALTHY_LOOP_AGE = 5.0
 
@@ -29,7 +30,7 @@ class AlerterCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         snap = self.stats.snapshot()
         yield _alert_family(snap, self.channels)
-        yield from self._outbox_families()
+        yield from self._database_families()
         yield _heartbeat_family(snap)
         if snap.worker_status_code is not None:
             yield GaugeMetricFamily(
@@ -44,9 +45,11 @@ class AlerterCollector(Collector):
         )
         yield from self.stats.store.families()
 
-    def _outbox_families(self) -> Iterator[Metric]:
+    def _database_families(self) -> Iterator[Metric]:
+        now = time.time()
         try:
             summary = outbox.pending_summary(self.db)
+            silences = quiet.active_count(self.db, now)
         finally:
             self.db.close()  # each scrape runs on its own short-lived server thread
         pending = GaugeMetricFamily(
@@ -57,13 +60,17 @@ class AlerterCollector(Collector):
             "Age of the oldest undelivered alert (0 when none).",
             labels=["channel"],
         )
-        now = time.time()
         for channel in sorted({*self.channels, *summary}):
             count, oldest = summary.get(channel, (0, now))
             pending.add_metric([channel], count)
             age.add_metric([channel], max(0.0, now - oldest))
         yield pending
         yield age
+        yield GaugeMetricFamily(
+            "heartbeat_silences_active",
+            "Silences in effect now (heartbeat-alerter silence list).",
+            value=silences,
+        )
 
 
 def _alert_family(snap: Snapshot, channels: Sequence[str]) -> CounterMetricFamily:
@@ -74,7 +81,7 @@ def _alert_family(snap: Snapshot, channels: Sequence[str]) -> CounterMetricFamil
     )
     seen = {key[0] for key in snap.alerts}
     for channel in sorted({*channels, *seen}):
-        for event in Event:
+        for event in (*Event, *ReminderEvent):
             for result in AlertResult:
                 count = snap.alerts.get((channel, event, result), 0)
                 alerts.add_metric([channel, event, result], count)

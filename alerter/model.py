@@ -33,6 +33,18 @@ class Event(StrEnum):
 REMINDER_SUFFIX = "_reminder"
 
 
+class ReminderEvent(StrEnum):
+    """A repeat of an open problem alert: its original's event plus REMINDER_SUFFIX."""
+
+    SERVICE_DOWN = "service_down_reminder"
+    SERVICE_DEGRADED = "service_degraded_reminder"
+    SERVICE_FLAPPING = "service_flapping_reminder"
+    INTERNET_DOWN = "internet_down_reminder"
+    DOCKER_UNREACHABLE = "docker_unreachable_reminder"
+    EXPORTER_STALLED = "exporter_stalled_reminder"
+    WORKER_STATUS_CHANGED = "worker_status_changed_reminder"
+
+
 class AlertResult(StrEnum):
     """An alert's delivery outcome, as counted in `heartbeat_alerts_total{result}`."""
 
@@ -70,7 +82,7 @@ class ItemUpdate:
 class NewAlert:
     alert_id: str
     item: str
-    event: Event
+    event: Event | ReminderEvent
     cycle_id: int | None
     body: dict[str, Any]
 

@@ -10,10 +10,12 @@ import peewee
 
 from alerter import store
 from alerter.announce import announce
+from alerter.certwatch import CertWatch
 from alerter.config import AlerterConfig
 from alerter.debounce import ItemState, Policy
 from alerter.delivery.channels.base import Destination
 from alerter.payload import Context
+from alerter.quiet import Quiet
 from alerter.rules import (
     EXPORTER,
     SERVICE_PREFIX,
@@ -55,8 +57,10 @@ class Tailer:
         destinations: Sequence[Destination],
         on_alerts: Callable[[], None],
         on_cycle: Callable[[], None],
+        quiet: Quiet,
     ) -> None:
         self.db = db
+        self.quiet = quiet  # silences and reminders: a filter before each commit
         self.destinations = destinations
         self.config = config
         self.context = context
@@ -73,6 +77,15 @@ class Tailer:
         self._stall_open = False  # an exporter_stalled alert is open: skip the stall check
         self._mismatch_logged = False
         self._items: dict[str, ItemState] | None = None  # `worker` belongs to the heartbeater
+        self.certs = CertWatch(
+            db,
+            warn_days=config.cert_expiry_warn_days,
+            context=context,
+            stats=stats,
+            destinations=destinations,
+            on_alerts=on_alerts,
+            quiet=quiet,
+        )
 
     def run(self, stop: threading.Event) -> None:
         # A refused write is retried after one poll, then twice as long each time, never after
@@ -105,7 +118,8 @@ class Tailer:
             self.on_alerts()  # senders holding unrecorded outcomes: the database writes again
 
     def step(self) -> None:
-        """One poll: process every new cycle, then check for a stalled exporter."""
+        """One poll: silences and reminders, every new cycle, then a stalled exporter."""
+        self.quiet.tick(self.db)
         if not self._tables_ready():
             self._check_stall(None)
             self.stats.loop_pass(0)
@@ -176,6 +190,7 @@ class Tailer:
         for cycle in batch:
             effects = cycle_effects(self._states(), cycle, self.policy, self.context)
             self._commit(effects, cursor=cycle.id)
+            self.certs.step(cycle)
             self.cursor = cycle.id
             self._stall_open = False  # a new cycle recovers a stalled exporter
             self.on_cycle()
@@ -207,19 +222,21 @@ class Tailer:
         return self._items
 
     def _commit(self, effects: Effects, *, cursor: int | None) -> None:
-        store.commit(
-            self.db,
-            now=time.time(),
-            items=effects.updates,
-            alerts=effects.alerts,
-            destinations=self.destinations,
-            cursor=cursor,
-            retire=effects.retired,
-        )
+        now = time.time()
+        with self.quiet.gated(self.db, effects.alerts, now=now, retired=effects.retired) as alerts:
+            store.commit(
+                self.db,
+                now=now,
+                items=effects.updates,
+                alerts=alerts,
+                destinations=self.destinations,
+                cursor=cursor,
+                retire=effects.retired,
+            )
         remember(self._states(), effects)
         for item, state in effects.retired.items():
             name = item.removeprefix(SERVICE_PREFIX)
             log.info("item.retired", item=name, alerted=state.alerted, cycle_id=cursor)
-        announce(effects.alerts, deliver=bool(self.destinations), stats=self.stats)
-        if effects.alerts:
+        announce(alerts, deliver=bool(self.destinations), stats=self.stats)
+        if alerts:
             self.on_alerts()

@@ -43,15 +43,18 @@ class Probing:
 
 @contextmanager
 def probing(config: ExporterConfig) -> Iterator[Probing]:
+    internet = internet_check(config.ping_url)
+    net = _override_services_only(config.net, (*config.services, internet))
     plan = CyclePlan(
         services=config.services,
-        internet=internet_check(config.ping_url),
+        internet=internet,
         probes=PROBES,
         service_timeout=config.service_timeout,
         deadline_s=config.cycle_deadline(),
         starters=STARTERS,
+        dns_override=net.dns_override,
     )
-    http = _http_client(config, (*plan.services, plan.internet))
+    http = _http_client(config, net, (*plan.services, plan.internet))
     docker = DockerEngine(config.docker_host, timeout=config.service_timeout)
     runner = CycleRunner(plan, config.max_workers)
     # The configuration and everything wired here live as long as the process: moved out of
@@ -66,13 +69,15 @@ def probing(config: ExporterConfig) -> Iterator[Probing]:
         docker.close()
 
 
-def _http_client(config: ExporterConfig, checks: tuple[ServiceSpec, ...]) -> HttpClient:
+def _http_client(
+    config: ExporterConfig, net: NetPolicy, checks: tuple[ServiceSpec, ...]
+) -> HttpClient:
     """The engine for every HTTP check: one idle connection kept per origin (and per transfer
     slot, as many may open to one origin), so keep-alive spans cycles."""
     origins = {_origin(spec.target) for spec in checks if spec.kind == "http"}
     transfers = max(config.max_workers, MIN_TRANSFERS)
     return HttpClient(
-        _override_services_only(config.net, checks),
+        net,
         max_redirects=config.max_redirects,
         max_body_bytes=config.max_body_bytes,
         ca_bundle=config.ca_bundle,

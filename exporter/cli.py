@@ -55,6 +55,7 @@ def describe(config: ExporterConfig) -> list[str]:
         lines.append(
             f"  {spec.name}: {spec.kind} {spec.display_target} method={spec.method}"
             f" dns_override={spec.dns_override} headers={headers or '-'}"
+            f" depends_on={spec.depends_on or 'default'}"
         )
     return lines
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from exporter.dependencies import Parent, parents_problem
 from hbmon import exporter_settings as table
 from hbmon.configurl import http_url
 from hbmon.envconfig import EnvReader, ListenAddress, cut, is_field_value
@@ -29,6 +30,7 @@ class ServiceSpec:
     headers: tuple[tuple[str, str], ...] = ()
     method: str = "GET"
     dns_override: bool = True
+    depends_on: str | None = None  # as configured: a Parent keyword or a service name
 
     @property
     def display_target(self) -> str:
@@ -82,6 +84,7 @@ class ExporterConfig(CommonSettings):
         values = read_settings(reader, table.EXPORTER_SETTINGS)
         net = _net_policy({s.field: values.pop(s.field) for s in table.NET_SETTINGS})
         config = cls(services=_services(reader), net=net, **values)
+        _check_parents(reader, config.services)
         _check_relations(reader, config)
         reader.finish()
         return config
@@ -145,7 +148,9 @@ def _service(reader: EnvReader, name: str, url: str) -> ServiceSpec | None:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", container):
             reader.problem(variable, url, "docker: must be followed by a container name")
             return None
-        return ServiceSpec(name=name, kind="docker", target=container)
+        return ServiceSpec(
+            name=name, kind="docker", target=container, depends_on=_depends_on(reader, name)
+        )
     try:
         target = http_url(url, "must start with http://, https:// or docker:")
     except ValueError as error:
@@ -158,7 +163,31 @@ def _service(reader: EnvReader, name: str, url: str) -> ServiceSpec | None:
         headers=_headers(reader, name),
         method=reader.choice(table.SERVICE_METHOD + name, "get", ("get", "head")).upper(),
         dns_override=reader.boolean(table.SERVICE_DNS_OVERRIDE + name, True),
+        depends_on=_depends_on(reader, name),
     )
+
+
+def _depends_on(reader: EnvReader, name: str) -> str | None:
+    value = reader.raw(table.SERVICE_DEPENDS_ON + name)
+    if value is None or value.lower() not in set(Parent):
+        return value
+    return value.lower()
+
+
+def _check_parents(reader: EnvReader, services: tuple[ServiceSpec, ...]) -> None:
+    """Report parents that name no service or close a cycle, and parents of no service."""
+    parents = {s.name: s.depends_on for s in services if s.depends_on is not None}
+    names = frozenset(s.name for s in services)
+    for name, parent in parents.items():
+        problem = parents_problem(parents, name, names)
+        if problem is not None:
+            reader.problem(table.SERVICE_DEPENDS_ON + name, parent, problem)
+    prefix = table.SERVICE_DEPENDS_ON
+    for key in [key for key in reader.env if key.startswith(prefix)]:
+        name = key.removeprefix(prefix)
+        value = reader.raw(key)
+        if value is not None and reader.raw(table.SERVICE_URL + name) is None:
+            reader.problem(key, value, f"names no service: {table.SERVICE_URL}{cut(name)} is unset")
 
 
 def _headers(reader: EnvReader, name: str) -> tuple[tuple[str, str], ...]:

@@ -11,9 +11,11 @@ from functools import partial
 from typing import Any
 
 from exporter.config import ServiceSpec
+from exporter.dependencies import ParentTracker
 from exporter.host import HostSample
 from exporter.probes.base import ProbeDeps, ProbeFn, ProbeResult, StartFn
 from hbmon.logs import get_logger, redact_text
+from hbmon.net.policy import DnsOverride
 from hbmon.status import Status
 
 log = get_logger("exporter.cycle")
@@ -70,6 +72,7 @@ class CyclePlan:
     service_timeout: float
     deadline_s: float
     starters: Mapping[str, StartFn] = field(default_factory=dict)
+    dns_override: DnsOverride | None = None  # as the HTTP client applies it to the services
 
     @property
     def pooled(self) -> int:
@@ -85,6 +88,7 @@ class CycleRunner:
         self._plan = plan
         self._workers = max(1, min(max_workers, plan.pooled + 1))  # +1: the container count
         self._pool = self._new_pool()
+        self._parents = ParentTracker(plan.services, plan.dns_override)
 
     def _new_pool(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="probe")
@@ -124,11 +128,14 @@ class CycleRunner:
             host=host_sample,
             container_count=count.result() if _finished(count) else None,
             internet=results[-1],
-            services=tuple(map(ServiceOutcome, self._plan.services, results)),
+            services=tuple(map(self._outcome, self._plan.services, results)),
         )
         if late_threads or late_engine:
             self._abandon(late_threads + late_engine, threads=late_threads > 0)
         return cycle
+
+    def _outcome(self, spec: ServiceSpec, result: ProbeResult) -> ServiceOutcome:
+        return ServiceOutcome(spec, self._parents.annotate(spec, result))
 
     def _abandon(self, stragglers: int, *, threads: bool) -> None:
         """Threads still probing past the deadline would starve the next cycle: give it a fresh

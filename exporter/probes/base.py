@@ -32,6 +32,10 @@ class Fact(StrEnum):
     ENGINE_ERROR = "engine_error"  # why the Docker engine could not be asked
     DEPENDS_ON = "depends_on"  # the parent item: "internet", "docker", a service name, or None
     ADDRESS_CLASS = "address_class"  # what a default parent was decided from: public, private, ...
+    # Read and removed by the cycle layer (exporter/dependencies.py), which turns them into
+    # ADDRESS_CLASS: never stored.
+    PRIMARY_IP = "primary_ip"  # str: the address an HTTP probe connected to
+    UNRESOLVED = "unresolved"  # True: the service's hostname did not resolve
 
 
 PHASES = ("dns", "connect", "tls", "ttfb")  # keys of ProbeResult.phases, in seconds

@@ -87,4 +87,8 @@ def _facts(reply: HttpReply) -> dict[str, FactValue]:
         facts[Fact.IP_FAMILY] = reply.ip_family
     if reply.tls_cert_expiry is not None:
         facts[Fact.TLS_CERT_EXPIRY] = reply.tls_cert_expiry
+    if reply.primary_ip is not None:
+        facts[Fact.PRIMARY_IP] = reply.primary_ip
+    elif reply.error is not None and reply.error.kind is ErrorKind.DNS:
+        facts[Fact.UNRESOLVED] = True
     return facts

@@ -28,6 +28,7 @@ class Exchange:
         "family",
         "follow",
         "headers",
+        "ip",
         "method",
         "phases",
         "redirects",
@@ -57,6 +58,7 @@ class Exchange:
         self.phases = _NO_PHASES  # summed over hops, in PHASES order
         self.reused = True
         self.family: str | None = None
+        self.ip: str | None = None
         self.cert_expiry: float | None = None
         self.redirects = 0
         self.seen: set[tuple[str, str]] | None = None  # (method, URL) of every hop, once redirected
@@ -88,6 +90,7 @@ class Exchange:
             elapsed_s=time.monotonic() - self.start,
             phases=dict(zip(PHASES, self.phases, strict=True)),
             ip_family=self.family,
+            primary_ip=self.ip,
             connection_reused=self.reused and self.family is not None,
             tls_cert_expiry=self.cert_expiry,
             redirects=self.redirects,
@@ -106,6 +109,7 @@ class Exchange:
         if hop.family is not None:
             self.reused = self.reused and hop.reused
             self.family = hop.family
+            self.ip = hop.ip
         if hop.cert_expiry is not None or not hop.reused:
             self.cert_expiry = hop.cert_expiry
 

@@ -38,6 +38,7 @@ class HopOutcome(NamedTuple):
     error: NetError | None
     reused: bool
     family: str | None
+    ip: str | None  # the address libcurl connected to (or tried last)
     phases: tuple[float, float, float, float]  # dns, connect, tls, ttfb
     cert_expiry: float | None
 
@@ -198,6 +199,7 @@ def outcome(
         error=None if code == 0 or sink.truncated else _error(curl, code, message, sink, stage),
         reused=reused,
         family=("ipv6" if ":" in ip else "ipv4") if ip else None,
+        ip=ip or None,
         phases=_phases(curl, reused),
         cert_expiry=None if reused else _cert_expiry(curl),
     )

@@ -40,6 +40,7 @@ class HttpReply:
     elapsed_s: float = 0.0
     phases: Mapping[str, float] = field(default_factory=dict)
     ip_family: str | None = None  # "ipv4" | "ipv6", of the last connection used
+    primary_ip: str | None = None  # the address of that connection
     connection_reused: bool = False  # every hop ran on an already open connection
     tls_cert_expiry: float | None = None  # leaf notAfter of the last hop, UTC epoch seconds
     redirects: int = 0

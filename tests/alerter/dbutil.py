@@ -7,7 +7,7 @@ from pathlib import Path
 
 import peewee
 
-from hbmon.db import alerts, cycles
+from hbmon.db import alerts, certnotices, cycles, quiet
 from hbmon.db.connection import open_database
 from hbmon.db.cycles import MonitoringCycle, ServiceCheck
 
@@ -24,6 +24,8 @@ def exporter_db(path: Path) -> peewee.SqliteDatabase:
 def alerter_db(path: Path) -> peewee.SqliteDatabase:
     db = exporter_db(path)
     alerts.migrate(db)
+    certnotices.migrate(db)
+    quiet.migrate(db)
     return db
 
 

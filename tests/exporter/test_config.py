@@ -39,6 +39,14 @@ BAD_VARIABLES = [
         "SERVICE_DNS_OVERRIDE_api='maybe'",
     ),
     ({"SERVICE_NAMES": "api,web", "SERVICE_URL_api": "http://x.test/"}, "'web'"),
+    (
+        {"SERVICE_URL_api": "http://x.test/", "SERVICE_DEPENDS_ON_api": "db"},
+        "SERVICE_DEPENDS_ON_api='db': names no configured service",
+    ),
+    (
+        {"SERVICE_URL_api": "http://x.test/", "SERVICE_DEPENDS_ON_api": "api"},
+        "SERVICE_DEPENDS_ON_api='api': is a dependency cycle: api -> api",
+    ),
     ({"TZ": "Mars/Olympus"}, "TZ='Mars/Olympus'"),
     ({"PING_URL": "www.google.com"}, "PING_URL='www.google.com'"),
     ({"EXPORTER_LISTEN": "9877"}, "EXPORTER_LISTEN='9877'"),

@@ -26,6 +26,8 @@ SAMPLE: dict[Fact, FactValue] = {
     Fact.ENGINE_ERROR: "refused",
     Fact.DEPENDS_ON: "internet",
     Fact.ADDRESS_CLASS: "public",
+    Fact.PRIMARY_IP: "192.0.2.7",
+    Fact.UNRESOLVED: True,
 }
 
 

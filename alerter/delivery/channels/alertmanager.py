@@ -19,7 +19,7 @@ from alerter.delivery.channels.base import (
     destination_key,
     failure_of,
 )
-from alerter.model import Event
+from alerter.model import REMINDER_SUFFIX, Event
 from hbmon.alerter_settings import redact_url
 from hbmon.net import HttpClient
 
@@ -36,7 +36,7 @@ class Rule:
 
 def rule_for(alert: Mapping[str, Any]) -> Rule:
     """Which Alertmanager alert an event opens or resolves."""
-    event = alert["event"]
+    event = str(alert["event"]).removesuffix(REMINDER_SUFFIX)  # a reminder fires its original
     if event in (Event.SERVICE_DOWN, Event.SERVICE_RECOVERED):
         return Rule("HeartbeatServiceDown", "critical", event == Event.SERVICE_DOWN)
     if event in (Event.EXPORTER_STALLED, Event.EXPORTER_RECOVERED):

@@ -89,6 +89,14 @@ def test_labels_and_annotations_of_a_down_alert() -> None:
     assert ends - datetime.fromtimestamp(NOW, UTC) == timedelta(seconds=240)
 
 
+def test_a_reminder_fires_its_originals_alert_again() -> None:
+    reminder = {**DOWN, "event": "service_down_reminder", "title": "⏰ Reminder #1: down"}
+    body = json.loads(alertmanager.render(reminder))
+    original = json.loads(alertmanager.render(DOWN))
+    assert body["labels"] == original["labels"] and "endsAt" not in body
+    assert body["startsAt"] == original["startsAt"]
+
+
 def test_down_shows_in_alertmanager_and_recovery_resolves_it(
     client: HttpClient, node: Alertmanager
 ) -> None:
