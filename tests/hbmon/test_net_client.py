@@ -482,3 +482,20 @@ def test_ssl_cert_file_is_what_verification_trusts(
     finally:
         client.close()
     assert reply.ok, reply.error
+
+
+def test_request_on_a_kept_alive_tls_connection_still_reports_the_certificate(
+    tmp_path: Path,
+) -> None:
+    ca = trustme.CA()
+    client = HttpClient(NetPolicy(), ca_bundle=ca_file_for_test(ca, tmp_path))
+    try:
+        with serve(ok, tls=server_tls(ca, "127.0.0.1")) as server:
+            first, second = (client.request(server.url(), body=b"{}", timeout=5.0) for _ in "12")
+            connections = server.record.connections
+    finally:
+        client.close()
+    assert first.ok and second.ok, (first.error, second.error)
+    assert not first.connection_reused and second.connection_reused and connections == 1
+    assert first.tls_cert_expiry is not None
+    assert second.tls_cert_expiry == first.tls_cert_expiry
