@@ -13,7 +13,7 @@ from prometheus_client import generate_latest
 from alerter.config import AlerterConfig
 from alerter.delivery import outbox
 from alerter.delivery.channels.base import Channel, Destination
-from alerter.delivery.channels.registry import destinations
+from alerter.delivery.channels.registry import destinations, http_client
 from alerter.delivery.prune import Pruner
 from alerter.delivery.sender import Sender
 from alerter.heartbeat import Heartbeater
@@ -22,13 +22,13 @@ from alerter.payload import Context
 from alerter.quiet import Quiet
 from alerter.stats import Stats
 from alerter.tail import Tailer
-from alerter.transport import HttpClientTransport, Transport
 from hbmon import __version__
 from hbmon.db import alerts, certnotices
 from hbmon.db import quiet as quiet_tables
 from hbmon.db.connection import limit_busy_timeout, open_database
 from hbmon.httpserver import serve
 from hbmon.logs import get_logger, register_secrets
+from hbmon.net import HttpClient
 
 log = get_logger("alerter")
 JOIN_SECONDS = 15.0
@@ -60,7 +60,7 @@ class Parts:
 def build_parts(
     config: AlerterConfig,
     db: peewee.SqliteDatabase,
-    transport: Transport,
+    client: HttpClient,
     targets: Sequence[Destination],
 ) -> Parts:
     """Wire senders, heartbeat and tail loop: what the process runs and what tests drive."""
@@ -77,7 +77,7 @@ def build_parts(
         db,
         config=config,
         context=context,
-        transport=transport,
+        client=client,
         stats=stats,
         destinations=targets,
         on_alerts=wake,
@@ -103,7 +103,7 @@ def channels_of(targets: Sequence[Destination]) -> list[str]:
 class Alerter:
     """Start with `run(stop)`; setting `stop` ends it after the deliveries in flight."""
 
-    def __init__(self, config: AlerterConfig, transport: Transport | None = None) -> None:
+    def __init__(self, config: AlerterConfig) -> None:
         register_secrets(config.secrets)
         self.config = config
         self.db: peewee.SqliteDatabase = open_database(config.db_path)
@@ -111,10 +111,10 @@ class Alerter:
         alerts.migrate(self.db)
         certnotices.migrate(self.db)
         quiet_tables.migrate(self.db)
-        self.transport = transport or HttpClientTransport(config.net)
-        self.targets = destinations(config, self.transport)
+        self.client = http_client(config.net)
+        self.targets = destinations(config, self.client)
         self.crashed = False
-        self.parts = build_parts(config, self.db, self.transport, self.targets)
+        self.parts = build_parts(config, self.db, self.client, self.targets)
         self.stats = self.parts.stats
         registry = build_registry(self.stats, self.db, channels_of(self.targets))
         self.server = serve(
@@ -141,7 +141,7 @@ class Alerter:
             for thread in threads:
                 thread.join(JOIN_SECONDS)
             self.server.server_close()
-            self.transport.close()
+            self.client.close()
             self.db.close()
             log.info("alerter.stopped", cursor=parts.tailer.cursor, crashed=self.crashed)
         return not self.crashed

@@ -14,17 +14,17 @@ from alerter import store
 from alerter.announce import announce
 from alerter.config import AlerterConfig
 from alerter.debounce import ItemState, Policy
-from alerter.delivery.channels.base import Destination
+from alerter.delivery.channels.base import Destination, answer_of, failure_of
 from alerter.model import HeartbeatRecord, HeartbeatResult, NewAlert
 from alerter.payload import Context, ServiceStatus, build_heartbeat, encode
 from alerter.quiet import Quiet
 from alerter.rules import remember, worker_effects
 from alerter.stats import Stats
-from alerter.transport import Reply, Transport
 from hbmon.db import cycles
 from hbmon.db.alerts import HeartbeatReply
 from hbmon.db.records import Cycle, interval_of
 from hbmon.logs import get_logger, redact_text
+from hbmon.net import HttpClient, HttpReply
 from hbmon.status import Status
 
 log = get_logger("alerter.heartbeat")
@@ -55,7 +55,7 @@ class Heartbeater:
         *,
         config: AlerterConfig,
         context: Context,
-        transport: Transport,
+        client: HttpClient,
         stats: Stats,
         destinations: Sequence[Destination],
         on_alerts: Callable[[], None],
@@ -66,7 +66,7 @@ class Heartbeater:
         self.db = db
         self.config = config
         self.context = context
-        self.transport = transport
+        self.client = client
         self.stats = stats
         self.on_alerts = on_alerts
         self.policy = Policy(config.down_threshold, config.recovery_threshold)
@@ -139,7 +139,7 @@ class Heartbeater:
             internet_status=cycle.internet_status,
         )
 
-    def send(self, cycle: Cycle) -> Reply:
+    def send(self, cycle: Cycle) -> HttpReply:
         assert self.config.heartbeat_url is not None and self.config.secret_key is not None
         statuses = (ServiceStatus(c.name, c.kind, c.status) for c in cycle.checks)
         body = encode(
@@ -148,29 +148,35 @@ class Heartbeater:
             )
         )
         timeout = min(self.config.heartbeat_timeout, interval_of(cycle, self.config.interval))
-        reply = self.transport.post(self.config.heartbeat_url, body, self._headers(body), timeout)
+        url, headers = self.config.heartbeat_url, self._headers(body)
+        reply = self.client.request(url, headers=headers, body=body, timeout=timeout)
         self.last_cycle, self.last_sent = cycle.id, time.time()
         self._record(cycle, reply)
         return reply
 
-    def _headers(self, body: bytes) -> dict[str, str]:
+    def _headers(self, body: bytes) -> tuple[tuple[str, str], ...]:
         assert self.config.secret_key is not None
-        headers = {
-            "Authorization": f"Bearer {self.config.secret_key}",
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "heartbeat-alerter",
-        }
-        if self.config.heartbeat_signing == "hmac-sha256":
-            timestamp = str(int(time.time()))
-            headers["X-Heartbeat-Timestamp"] = timestamp
-            headers["X-Heartbeat-Signature"] = sign(self.config.secret_key, timestamp, body)
-        return headers
+        headers = (
+            ("Authorization", f"Bearer {self.config.secret_key}"),
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("User-Agent", "heartbeat-alerter"),
+        )
+        if self.config.heartbeat_signing != "hmac-sha256":
+            return headers
+        timestamp = str(int(time.time()))
+        signature = sign(self.config.secret_key, timestamp, body)
+        return (
+            *headers,
+            ("X-Heartbeat-Timestamp", timestamp),
+            ("X-Heartbeat-Signature", signature),
+        )
 
-    def _record(self, cycle: Cycle, reply: Reply) -> None:
+    def _record(self, cycle: Cycle, reply: HttpReply) -> None:
         """Store the reply with its `worker` effects in one transaction, then count and log."""
-        error = None if reply.error is None else redact_text(reply.error)[:300]
-        latency = round(reply.elapsed * 1000, 1)
-        record = HeartbeatRecord(cycle.id, self.last_sent, reply.status, error, latency)
+        failure = failure_of(reply)
+        error = None if failure is None else redact_text(failure)[:300]
+        latency = round(reply.elapsed_s * 1000, 1)
+        record = HeartbeatRecord(cycle.id, self.last_sent, answer_of(reply), error, latency)
         alerts = self._save(cycle, record)
         self._report(record)
         announce(alerts, deliver=bool(self.destinations), stats=self.stats)

@@ -1,4 +1,5 @@
-"""Writes each cycle to SQLite in one transaction, feeds the rollups, prunes old history."""
+"""Writes each cycle to SQLite in one transaction, feeds the rollups, prunes old history, moves
+an older database's checks into the compact storage between cycles."""
 
 from __future__ import annotations
 
@@ -14,37 +15,39 @@ import peewee
 from exporter.cycle import Cycle, ServiceOutcome
 from exporter.history.recorder import Recorder
 from exporter.probes import base
-from hbmon.db import cycles, rollups
+from hbmon.db import cycles, rollups, upgrade_v3
+from hbmon.db.checks import CHECK_COLUMNS
+from hbmon.db.checkwriter import CheckWriter
 from hbmon.db.connection import open_database
-from hbmon.db.cycles import MonitoringCycle, ServiceCheck
+from hbmon.db.cycles import MonitoringCycle
+from hbmon.db.trouble import describe
+from hbmon.logs import get_logger
+
+log = get_logger("exporter.store")
 
 PRUNE_BATCH = 200  # cycles per delete transaction: short locks, so the alerter never waits long
 PRUNE_MAX_BATCHES = 25  # per prune call; the rest waits for the next call
-_PHASE_COLUMNS: dict[str, peewee.Field] = {
-    "dns": ServiceCheck.dns_ms,
-    "connect": ServiceCheck.connect_ms,
-    "tls": ServiceCheck.tls_ms,
-    "ttfb": ServiceCheck.ttfb_ms,
-}
-# Positions in a check row, resolved once: a peewee Field hashes in Python, and a cycle of
-# 10,000 checks looked fields up 300,000 times.
-_AT = {field: position for position, field in enumerate(cycles.CHECK_FIELDS)}
+# Checks of a version-2 database are moved in batches after a cycle is stored, for at most this
+# share of the interval (or MIGRATE_BUDGET_S without one): a batch never delays the next cycle.
+MIGRATE_SHARE, MIGRATE_BUDGET_S = 0.25, 1.0
+# Positions in a check row, resolved once: a cycle of 10,000 checks looked fields up 300,000 times.
+_AT = {name: position for position, name in enumerate(CHECK_COLUMNS)}
 _CYCLE_AT, _NAME_AT, _KIND_AT, _STATUS_AT, _CODE_AT, _LATENCY_AT, _REASON_AT = (
-    _AT[field]
-    for field in (
-        ServiceCheck.cycle,
-        ServiceCheck.service_name,
-        ServiceCheck.kind,
-        ServiceCheck.status,
-        ServiceCheck.status_code,
-        ServiceCheck.latency_ms,
-        ServiceCheck.error_message,
+    _AT[column]
+    for column in (
+        "cycle_id",
+        "service_name",
+        "kind",
+        "status",
+        "status_code",
+        "latency_ms",
+        "error_message",
     )
 )
-_PHASE_AT = {phase: _AT[field] for phase, field in _PHASE_COLUMNS.items()}
+_PHASE_AT = {phase: _AT[f"{phase}_ms"] for phase in base.PHASES}
 # A probe fact named like a column is stored in it; every other fact goes into `details`.
-_FACT_AT = {f.column_name: _AT[f] for f in cycles.CHECK_FIELDS if f.column_name in set(base.Fact)}
-_DETAILS_AT = _AT[ServiceCheck.details]
+_FACT_AT = {column: _AT[column] for column in CHECK_COLUMNS if column in set(base.Fact)}
+_DETAILS_AT = _AT["details"]
 _EMPTY_ROW = (None,) * len(_AT)
 # json.dumps(..., sort_keys=True) builds a new encoder on every call; this one is made once.
 _DETAILS_JSON = json.JSONEncoder(sort_keys=True).encode
@@ -74,6 +77,10 @@ class Store:
         self.database: peewee.SqliteDatabase = open_database(path)
         cycles.migrate(self.database, tz)
         rollups.migrate(self.database)
+        self._checks = CheckWriter(self.database)
+        self._migrating = upgrade_v3.pending(self.database)
+        if self._migrating:
+            log.info("store.migration_started", table=upgrade_v3.PENDING)
         self.history = Recorder(self.database, tz)
         self.history.recover(time.time())
 
@@ -82,16 +89,34 @@ class Store:
 
     def write(self, cycle: Cycle) -> int:
         """Store a cycle and all its checks atomically; returns the new cycle id."""
-        with self.database.atomic("IMMEDIATE"):
-            cycle_id = cycles.insert_cycle(self._cycle_row(cycle))
-            checks = [self._check_row(cycle_id, outcome) for outcome in cycle.services]
-            if checks:
-                cycles.insert_checks(self.database, checks)
+        try:
+            with self.database.atomic("IMMEDIATE"):
+                cycle_id = cycles.insert_cycle(self._cycle_row(cycle))
+                self._checks.insert([self._check_row(cycle_id, o) for o in cycle.services])
+        except BaseException:
+            self._checks.forget()  # the ids and facts it remembered may have been rolled back
+            raise
         self.history.observe(
             cycle.started_at,
             ((o.spec.name, o.result.status, _ms(o.result.latency_s)) for o in cycle.services),
         )
+        if self._migrating:
+            self._migrate()
         return cycle_id
+
+    def _migrate(self) -> None:
+        """Move a share of an older database's checks; a refusal is retried after the next cycle."""
+        budget = MIGRATE_BUDGET_S if self._interval is None else MIGRATE_SHARE * self._interval
+        try:
+            moved = upgrade_v3.move(self.database, self._checks, budget)
+        except peewee.DatabaseError as exc:
+            log.error("store.migration_failed", error=describe(exc))
+            return
+        self._migrating = upgrade_v3.pending(self.database)
+        if self._migrating:
+            log.info("store.migration_started", table=upgrade_v3.PENDING)
+        if not self._migrating:
+            log.info("store.migration_completed", moved=moved)
 
     def _cycle_row(self, cycle: Cycle) -> dict[peewee.Field, Any]:
         host = cycle.host
@@ -115,7 +140,7 @@ class Store:
         }
 
     def _check_row(self, cycle_id: int, outcome: ServiceOutcome) -> list[Any]:
-        """The check's values in CHECK_FIELDS order; a column nothing fills stays NULL."""
+        """The check's values in CHECK_COLUMNS order; a column nothing fills stays NULL."""
         result, spec = outcome.result, outcome.spec
         row: list[Any] = list(_EMPTY_ROW)
         row[_CYCLE_AT] = cycle_id
@@ -160,6 +185,8 @@ class Store:
             if not removed:
                 break
             deleted += removed
+        with self.database.atomic("IMMEDIATE"):
+            cycles.delete_superseded_facts(self.database)
         return deleted
 
     def _prune_history(self, cutoff: float) -> None:

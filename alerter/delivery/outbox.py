@@ -125,8 +125,11 @@ def alerted_items(db: peewee.SqliteDatabase) -> set[str]:
     return {str(r[0]).removeprefix(SERVICE_PREFIX) for r in rows}
 
 
-def finish(
-    db: peewee.SqliteDatabase,
+# One statement of an outcome; a sender writes a burst of them in one transaction.
+Write = tuple[str, tuple[object, ...]]
+
+
+def finished(
     seq: int,
     state: OutboxState,
     *,
@@ -134,45 +137,39 @@ def finish(
     attempted: bool,
     status_code: int | None = None,
     error: str | None = None,
-) -> None:
+) -> Write:
     """Move a pending row to a final state (delivered, failed, expired)."""
     params = (str(state), int(attempted), now, status_code, error, seq, OutboxState.PENDING.value)
-    with db.atomic("IMMEDIATE"):
-        sql(db, _FINISH, params)
+    return _FINISH, params
 
 
-def delivered(
-    db: peewee.SqliteDatabase, seq: int, channel: str, *, now: float, status_code: int | None
-) -> None:
+def delivered(seq: int, channel: str, *, now: float, status_code: int | None) -> list[Write]:
     """Record a delivery and make every alert waiting on the same destination due at once.
 
     After an outage the destination is back: draining must not wait out each alert's own
     backoff. Per-item order is kept by the heads query.
     """
-    finished = (
-        str(OutboxState.DELIVERED),
-        1,
-        now,
-        status_code,
-        None,
-        seq,
-        str(OutboxState.PENDING),
+    drain = (now, OutboxState.PENDING.value, channel, now)
+    return [
+        finished(seq, OutboxState.DELIVERED, now=now, attempted=True, status_code=status_code),
+        (_DRAIN, drain),
+    ]
+
+
+def rescheduled(seq: int, *, next_attempt_at: float, status_code: int | None, error: str) -> Write:
+    return _RESCHEDULE, (next_attempt_at, status_code, error, seq)
+
+
+def write(db: peewee.SqliteDatabase, writes: Sequence[Write]) -> None:
+    """A burst of outcomes in one transaction, in order. Only the last drain runs: it makes
+    due whatever an earlier one would have (the rows in between are due by now anyway)."""
+    last_drain = max(
+        (i for i, (statement, _) in enumerate(writes) if statement is _DRAIN), default=-1
     )
     with db.atomic("IMMEDIATE"):
-        sql(db, _FINISH, finished)
-        sql(db, _DRAIN, (now, str(OutboxState.PENDING), channel, now))
-
-
-def reschedule(
-    db: peewee.SqliteDatabase,
-    seq: int,
-    *,
-    next_attempt_at: float,
-    status_code: int | None,
-    error: str,
-) -> None:
-    with db.atomic("IMMEDIATE"):
-        sql(db, _RESCHEDULE, (next_attempt_at, status_code, error, seq))
+        for i, (statement, params) in enumerate(writes):
+            if statement is not _DRAIN or i == last_drain:
+                sql(db, statement, params)
 
 
 def pending_summary(db: peewee.SqliteDatabase) -> dict[str, tuple[int, float]]:

@@ -1,26 +1,28 @@
-"""The exporter's tables (`monitoring_cycles`, `service_checks`): models, migration, typed reads.
+"""The exporter's tables (`monitoring_cycles` and the checks storage): migration, typed reads.
 
 The exporter is the only writer of these tables and the alerter reads them only through the
-functions below, so a column is named in this module alone. Timestamps are UTC epoch seconds
-(REAL); `timestamp_local` is a human-facing ISO-8601 string with the offset of `TZ`.
+functions below (the checks storage itself is `hbmon.db.checks`). Timestamps are UTC epoch
+seconds (REAL); `timestamp_local` is a human-facing ISO-8601 string with the offset of `TZ`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import peewee
 from playhouse.sqlite_ext import AutoIncrementField
 
-from hbmon.db import legacy
+from hbmon.db import checkread, checks, legacy, upgrade_v3
+from hbmon.db.checks import CheckRow
+from hbmon.db.checkwriter import CheckWriter
 from hbmon.db.connection import sql
 from hbmon.db.records import Check, Cycle
 from hbmon.db.schema import migrate_component
 
 COMPONENT = "exporter"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _UTC = ZoneInfo("UTC")
 
 
@@ -54,87 +56,46 @@ class MonitoringCycle(_Model):
         table_name = "monitoring_cycles"
 
 
-class ServiceCheck(_Model):
-    id = peewee.AutoField()
-    cycle = peewee.ForeignKeyField(
-        MonitoringCycle, column_name="cycle_id", backref="checks", on_delete="CASCADE"
-    )
-    service_name = peewee.TextField()
-    kind = peewee.TextField()  # http | docker
-    status = peewee.TextField()
-    status_code = peewee.IntegerField(null=True)
-    latency_ms = peewee.FloatField(null=True)
-    error_message = peewee.TextField(null=True)
-    ip_family = peewee.TextField(null=True)
-    connection_reused = peewee.BooleanField(null=True)
-    dns_ms = peewee.FloatField(null=True)
-    connect_ms = peewee.FloatField(null=True)
-    tls_ms = peewee.FloatField(null=True)
-    ttfb_ms = peewee.FloatField(null=True)
-    tls_cert_expiry = peewee.FloatField(null=True)  # notAfter, UTC epoch seconds
-    container_state = peewee.TextField(null=True)
-    restart_count = peewee.IntegerField(null=True)
-    details = peewee.TextField(null=True)  # JSON object of further probe facts
-    # The item whose failure explains this one's ("internet", "docker", a service name) or NULL,
-    # and what a default was decided from: the alerter needs no configuration or DNS of its own.
-    depends_on = peewee.TextField(null=True)
-    address_class = peewee.TextField(null=True)  # public | private | loopback | ... | NULL
-
-    class Meta:
-        table_name = "service_checks"
-        indexes = ((("service_name", "cycle"), False),)
-
-
-MODELS: tuple[type[Any], ...] = (MonitoringCycle, ServiceCheck)
+MODELS: tuple[type[Any], ...] = (MonitoringCycle, *checks.MODELS)
 _CYCLES = MonitoringCycle._meta.table_name
-_CHECKS = ServiceCheck._meta.table_name
 _ID = MonitoringCycle.id.column_name
-# Every column a writer may set, in one place; the id is assigned by SQLite.
-CHECK_FIELDS: tuple[peewee.Field, ...] = tuple(
-    f for f in ServiceCheck._meta.sorted_fields if f is not ServiceCheck.id
-)
+assert _CYCLES == checks.CYCLES_TABLE
+CHECK_FIELDS = checks.CHECK_FIELDS  # the writer's column order, the view's columns
 
 
 def _columns(fields: Iterable[peewee.Field]) -> str:
     return ", ".join(f.column_name for f in fields)
 
 
-# Only our own column names are interpolated; values go through placeholders.
-_INSERT_CHECK = (
-    f"INSERT INTO {_CHECKS} ({_columns(CHECK_FIELDS)}) "  # noqa: S608
-    f"VALUES ({', '.join('?' for _ in CHECK_FIELDS)})"
-)
-
-
 def migrate(database: peewee.SqliteDatabase, tz: ZoneInfo = _UTC) -> None:
     """Bring the exporter's tables to SCHEMA_VERSION in one transaction, or change nothing.
 
+    Checks of version 2 are only set aside here (a rename); `upgrade_v3.move` moves them later.
     `tz` renders `timestamp_local` of cycles migrated from the previous agent's database.
     """
 
     def adopt_legacy(db: peewee.SqliteDatabase) -> None:
-        legacy.adopt(db, tz, MonitoringCycle, ServiceCheck)
+        legacy.adopt(db, tz, MonitoringCycle, MODELS, CheckWriter(db).insert)
 
-    migrate_component(
-        database, COMPONENT, SCHEMA_VERSION, MODELS, first_time=adopt_legacy, upgrade=_upgrade
-    )
+    with database.atomic("IMMEDIATE"):
+        migrate_component(
+            database, COMPONENT, SCHEMA_VERSION, MODELS, first_time=adopt_legacy, upgrade=_upgrade
+        )
+        checks.seed_statuses(database)
+        checks.write_statistics(database)
+        pending = upgrade_v3.PENDING if upgrade_v3.pending(database) else None
+        checks.create_view(database, also=pending)
 
 
 def _upgrade(database: peewee.SqliteDatabase, current: int) -> None:
-    """Version 1 had no dependency facts: its checks keep NULL (no parent, class not known)."""
-    if current < 2:
-        for field in (ServiceCheck.depends_on, ServiceCheck.address_class):
-            database.execute_sql(f"ALTER TABLE {_CHECKS} ADD COLUMN {field.column_name} TEXT")
+    """Version 1 had no dependency facts, version 2 one wide row per check."""
+    if current < 3:
+        upgrade_v3.set_aside(database, current)
 
 
 def insert_cycle(values: Mapping[peewee.Field, object]) -> int:
     """Insert one cycle row (call inside the writer's transaction); returns its id."""
     return int(MonitoringCycle.insert(dict(values)).execute())
-
-
-def insert_checks(db: peewee.SqliteDatabase, rows: Iterable[Sequence[object]]) -> None:
-    """Insert check rows, each in CHECK_FIELDS order (executemany; insert_many: ~0.2 ms/row)."""
-    db.cursor().executemany(_INSERT_CHECK, rows)
 
 
 def delete_cycles_before(cutoff: float, limit: int) -> int:
@@ -147,9 +108,29 @@ def delete_cycles_before(cutoff: float, limit: int) -> int:
         .limit(limit)
     ]
     if ids:
-        ServiceCheck.delete().where(ServiceCheck.cycle.in_(ids)).execute()
+        CheckRow.delete().where(CheckRow.cycle_id.in_(ids)).execute()
+        database = MonitoringCycle._meta.database
+        if upgrade_v3.pending(database):
+            marks = ", ".join("?" for _ in ids)
+            query = f"DELETE FROM {upgrade_v3.PENDING} WHERE cycle_id IN ({marks})"  # noqa: S608
+            database.execute_sql(query, ids)
         MonitoringCycle.delete().where(MonitoringCycle.id.in_(ids)).execute()
     return len(ids)
+
+
+_SUPERSEDED_FACTS = (
+    "DELETE FROM service_facts AS f WHERE since_cycle < ?1 AND EXISTS (SELECT 1 FROM "
+    "service_facts g WHERE g.service_id = f.service_id AND g.since_cycle > f.since_cycle "
+    "AND g.since_cycle <= ?1)"
+)
+
+
+def delete_superseded_facts(db: peewee.SqliteDatabase) -> int:
+    """Drop facts rows that no kept cycle reads (replaced before the oldest kept cycle)."""
+    oldest = sql(db, f"SELECT min({_ID}) FROM {_CYCLES}").fetchone()[0]  # noqa: S608
+    if oldest is None:
+        return 0
+    return int(sql(db, _SUPERSEDED_FACTS, (oldest,)).rowcount)
 
 
 # --- The typed read API: the alerter's only way into these tables. ---
@@ -162,25 +143,9 @@ _CYCLE_READ = (
     MonitoringCycle.interval_seconds,
     MonitoringCycle.container_count,
 )
-_CHECK_READ = (
-    ServiceCheck.cycle,
-    ServiceCheck.service_name,
-    ServiceCheck.kind,
-    ServiceCheck.status,
-    ServiceCheck.status_code,
-    ServiceCheck.latency_ms,
-    ServiceCheck.error_message,
-    ServiceCheck.tls_cert_expiry,
-    ServiceCheck.depends_on,
-)
 _SELECT_CYCLES = (
     f"SELECT {_columns(_CYCLE_READ)} FROM {_CYCLES} "  # noqa: S608
     f"WHERE {_ID} > ? ORDER BY 1 LIMIT ?"
-)
-_SELECT_CHECKS = (
-    f"SELECT {_columns(_CHECK_READ)} FROM {_CHECKS} "  # noqa: S608
-    f"WHERE {ServiceCheck.cycle.column_name} BETWEEN ? AND ? "
-    f"ORDER BY {ServiceCheck.service_name.column_name}"
 )
 
 
@@ -188,7 +153,7 @@ def tables_exist(db: peewee.SqliteDatabase) -> bool:
     row = sql(
         db,
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
-        (_CYCLES, _CHECKS),
+        (_CYCLES, CheckRow._meta.table_name),
     ).fetchone()
     return bool(row and row[0] == 2)
 
@@ -210,12 +175,8 @@ def cycles_after(db: peewee.SqliteDatabase, cursor: int, limit: int = 50) -> lis
         rows = sql(db, _SELECT_CYCLES, (cursor, limit)).fetchall()
         if not rows:
             return []
-        checks: dict[int, list[Check]] = {r[0]: [] for r in rows}
-        for c in sql(db, _SELECT_CHECKS, (rows[0][0], rows[-1][0])).fetchall():
-            found = checks.get(c[0])
-            if found is not None:
-                found.append(Check._make(c[1:]))
-    return [_cycle(r, tuple(checks[r[0]])) for r in rows]
+        found = checkread.checks_between(db, rows[0][0], rows[-1][0])
+    return [_cycle(r, tuple(found.get(r[0], ()))) for r in rows]
 
 
 def _cycle(row: tuple[Any, ...], checks: tuple[Check, ...]) -> Cycle:
@@ -239,11 +200,9 @@ def count_cycles_after(db: peewee.SqliteDatabase, cursor: int) -> int:
     return int(row.fetchone()[0])
 
 
-_SELECT_SAMPLES = (
-    f"SELECT c.started_at, s.{ServiceCheck.service_name.column_name}, "  # noqa: S608
-    f"s.{ServiceCheck.status.column_name}, s.{ServiceCheck.latency_ms.column_name} "
-    f"FROM {_CYCLES} c JOIN {_CHECKS} s ON s.{ServiceCheck.cycle.column_name} = c.{_ID} "
-    "WHERE c.started_at >= ? AND c.started_at < ? ORDER BY c.started_at"
+_CYCLES_STARTED = (
+    f"SELECT {_ID}, started_at FROM {_CYCLES} "  # noqa: S608
+    "WHERE started_at >= ? AND started_at < ? ORDER BY started_at"
 )
 
 
@@ -252,7 +211,15 @@ def check_samples(
 ) -> list[tuple[float, str, str, float | None]]:
     """(started_at, service, status, latency_ms) of each check of cycles started in [start, end):
     what the rollups are rebuilt from after a restart."""
-    return [(r[0], r[1], r[2], r[3]) for r in sql(db, _SELECT_SAMPLES, (start, end))]
+    with db.atomic():
+        started = sql(db, _CYCLES_STARTED, (start, end)).fetchall()
+        if not started:
+            return []
+        ids = [r[0] for r in started]
+        found = checkread.checks_between(db, min(ids), max(ids))
+    return [
+        (at, c.name, c.status, c.latency_ms) for cycle, at in started for c in found.get(cycle, ())
+    ]
 
 
 def oldest_cycle_start(db: peewee.SqliteDatabase) -> float | None:

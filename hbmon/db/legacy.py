@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import peewee
 
+from hbmon.db.checks import check_row
 from hbmon.db.schema import SchemaError
 
 # The previous agent wrote naive or offset timestamps "in Lima time" into `timestamp_lima`.
@@ -16,22 +18,26 @@ _LEGACY_ZONE = ZoneInfo("America/Lima")
 _LEGACY_STATUS = {"unhealthy": "down"}
 _URL_CREDENTIALS = re.compile(r"(\w+://)[^/\s@]*@")
 _URL_QUERY = re.compile(r"\?[^\s'\")]*")
-_INSERT_BATCH = 500  # rows per INSERT: well under SQLite's limit of bound variables
+
+
+WriteChecks = Callable[[list[tuple[object, ...]]], None]
 
 
 def adopt(
     database: peewee.SqliteDatabase,
     tz: ZoneInfo,
     cycles: type[peewee.Model],
-    checks: type[peewee.Model],
+    models: Sequence[type[peewee.Model]],
+    write_checks: WriteChecks,
 ) -> None:
-    """Copy a previous agent's history into the `cycles`/`checks` tables, if the file has one.
+    """Copy a previous agent's history into the exporter's tables, if the file has one.
 
-    `tz` renders `timestamp_local` of the copied cycles. Rows are written through the models,
-    so no column of the exporter's tables is named here.
+    `tz` renders `timestamp_local` of the copied cycles. Cycles are written through their model
+    and checks through the checks writer (`models` are every table to create), so no column of
+    the exporter's tables is named here.
     """
     if _is_legacy(database):
-        _migrate_legacy(database, tz, cycles, checks)
+        _migrate_legacy(database, tz, cycles, models, write_checks)
 
 
 def _columns(database: peewee.SqliteDatabase, table: str) -> dict[str, str]:
@@ -55,7 +61,8 @@ def _migrate_legacy(
     database: peewee.SqliteDatabase,
     tz: ZoneInfo,
     cycles: type[peewee.Model],
-    checks: type[peewee.Model],
+    models: Sequence[type[peewee.Model]],
+    write_checks: WriteChecks,
 ) -> None:
     """Copy the previous agent's history into the new tables, then drop the old ones."""
     cycle_columns = _columns(database, "monitoring_cycles")
@@ -68,10 +75,10 @@ def _migrate_legacy(
     database.execute_sql("ALTER TABLE monitoring_cycles RENAME TO legacy_monitoring_cycles")
     if has_checks:
         database.execute_sql("ALTER TABLE service_checks RENAME TO legacy_service_checks")
-    database.create_tables([cycles, checks], safe=False)
+    database.create_tables(models, safe=False)
     id_map = _copy_legacy_cycles(cycles, _read_legacy_cycles(database, cycle_columns), tz)
     if has_checks:
-        _copy_legacy_checks(database, checks, id_map)
+        write_checks(_legacy_checks(database, id_map))
         database.execute_sql("DROP TABLE legacy_service_checks")
     database.execute_sql("DROP TABLE legacy_monitoring_cycles")
 
@@ -137,9 +144,10 @@ def _scrub(message: object) -> str | None:
     return _URL_QUERY.sub("", text)
 
 
-def _copy_legacy_checks(
-    database: peewee.SqliteDatabase, model: type[peewee.Model], id_map: dict[str, int]
-) -> None:
+def _legacy_checks(
+    database: peewee.SqliteDatabase, id_map: dict[str, int]
+) -> list[tuple[object, ...]]:
+    """The old checks in the writer's column order, oldest cycle first."""
     # service_url is deliberately not copied: the old agent stored it verbatim, credentials too.
     columns = _columns(database, "legacy_service_checks")
     url = "service_url" if "service_url" in columns else "NULL"
@@ -147,23 +155,20 @@ def _copy_legacy_checks(
         f"SELECT cycle_id, service_name, {url}, status, status_code, latency_ms, "  # noqa: S608
         "error_message FROM legacy_service_checks ORDER BY id"
     )
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[int, tuple[object, ...]]] = []
     for row in database.execute_sql(query).fetchall():
         cycle_id = id_map.get(str(row[0]))
         if cycle_id is None:
             continue  # an orphan check of a cycle that never existed: nothing to attach it to
         kind = "docker" if str(row[2] or "").startswith("docker:") else "http"
-        status = _LEGACY_STATUS.get(str(row[3]), str(row[3]))
-        rows.append(
-            {
-                "cycle": cycle_id,
-                "service_name": row[1],
-                "kind": kind,
-                "status": status,
-                "status_code": row[4],
-                "latency_ms": row[5],
-                "error_message": _scrub(row[6]),
-            }
+        check = check_row(
+            cycle_id=cycle_id,
+            service_name=row[1],
+            kind=kind,
+            status=_LEGACY_STATUS.get(str(row[3]), str(row[3])),
+            status_code=row[4],
+            latency_ms=row[5],
+            error_message=_scrub(row[6]),
         )
-    for batch in peewee.chunked(rows, _INSERT_BATCH):
-        model.insert_many(batch).execute()
+        rows.append((cycle_id, check))
+    return [check for _, check in sorted(rows, key=lambda item: item[0])]

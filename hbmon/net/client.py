@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hbmon import __version__
+from hbmon.net.direct import Direct
 from hbmon.net.engine import Engine, Job
 from hbmon.net.exchange import Exchange, Headers
 from hbmon.net.hop import HopSettings
@@ -28,7 +29,9 @@ _CLOSE_SLACK_S = 2.0  # how long exchange() waits past its budget for an engine 
 class HttpClient:
     """Thread-safe, long-lived HTTP/1.1 client shared by all probes (or by the alerter).
 
-    Proxy environment variables are ignored on purpose: probes must reach services directly.
+    `submit`/`exchange` run on the engine (its thread starts with the first of them);
+    `request` runs on the caller's thread. Proxy environment variables are ignored on purpose:
+    probes must reach services directly.
     """
 
     def __init__(
@@ -47,13 +50,18 @@ class HttpClient:
         self._policy = policy
         self._max_redirects = max_redirects
         settings = HopSettings(ca_file(ca_bundle), user_agent, max_body_bytes, reuse_connections)
-        self._engine = Engine(
+        dns = DnsCache(resolver)
+        self._new_engine = functools.partial(
+            Engine,
             settings,
-            DnsCache(resolver),
+            dns,
             policy.ip_family,
             max_transfers=max_transfers,
             max_connects=max_connects,
         )
+        self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()
+        self._direct = Direct(settings, dns, policy.ip_family)
         self._closed = False
         self._first_hop = functools.lru_cache(maxsize=_ROUTE_CACHE_SIZE)(self._parse_first_hop)
 
@@ -77,22 +85,13 @@ class HttpClient:
         The budget starts when one of the engine's transfer slots takes the request; nothing
         starts or runs past `not_after` (monotonic). `priority` requests skip every queue.
         """
-        if self._closed:
-            raise RuntimeError("HttpClient used after close()")
-        try:
-            route, secure = self._first_hop(url, dns_override)
-        except BadUrl as exc:
-            done(HttpReply(error=NetError(ErrorKind.PROTOCOL, str(exc))))
-            return
-        override = self._policy.dns_override if dns_override else None
-        exchange = Exchange(
-            route,
-            (method.upper(), headers, body),
-            secure=secure,
-            timeout=timeout,
-            follow=(self._max_redirects, override) if follow_redirects else None,
+        exchange = self._exchange(
+            url, (method, headers, body), timeout, follow_redirects, dns_override
         )
-        self._engine.submit(Job(exchange, done, priority=priority, not_after=not_after))
+        if isinstance(exchange, HttpReply):
+            done(exchange)
+            return
+        self._running_engine().submit(Job(exchange, done, priority=priority, not_after=not_after))
 
     def exchange(
         self,
@@ -140,21 +139,53 @@ class HttpClient:
         timeout: float,
         follow_redirects: bool = False,
     ) -> HttpReply:
-        """A one-off request (webhooks, heartbeats): IP family policy, never the DNS override."""
-        return self.exchange(
-            url,
-            method=method,
-            headers=headers,
-            body=body,
-            timeout=timeout,
-            follow_redirects=follow_redirects,
-            dns_override=False,
-        )
+        """A one-off request (webhooks, heartbeats) on the calling thread, which keeps its
+        connection open for the next one: IP family policy, never the DNS override."""
+        exchange = self._exchange(url, (method, headers, body), timeout, follow_redirects, False)
+        if isinstance(exchange, HttpReply):
+            return exchange
+        return self._direct.run(exchange)
 
     def close(self) -> None:
-        """Stop the engine at once; a hung name lookup is abandoned, never waited for."""
-        self._closed = True
-        self._engine.close()
+        """Stop the engine at once; a hung name lookup is abandoned, never waited for. A
+        `request` in flight ends within its own budget."""
+        with self._engine_lock:
+            self._closed = True
+            if self._engine is not None:
+                self._engine.close()
+
+    def _running_engine(self) -> Engine:
+        with self._engine_lock:
+            if self._closed:
+                raise RuntimeError("HttpClient used after close()")
+            if self._engine is None:
+                self._engine = self._new_engine()
+            return self._engine
+
+    def _exchange(
+        self,
+        url: str,
+        request: tuple[str, Headers, bytes | None],
+        timeout: float,
+        follow_redirects: bool,
+        dns_override: bool,
+    ) -> Exchange | HttpReply:
+        """The exchange a request starts, or the error reply of a URL that cannot be asked."""
+        if self._closed:
+            raise RuntimeError("HttpClient used after close()")
+        try:
+            route, secure = self._first_hop(url, dns_override)
+        except BadUrl as exc:
+            return HttpReply(error=NetError(ErrorKind.PROTOCOL, str(exc)))
+        method, headers, body = request
+        override = self._policy.dns_override if dns_override else None
+        return Exchange(
+            route,
+            (method.upper(), headers, body),
+            secure=secure,
+            timeout=timeout,
+            follow=(self._max_redirects, override) if follow_redirects else None,
+        )
 
     def _parse_first_hop(self, url: str, dns_override: bool) -> tuple[Route, bool]:
         """The first hop's route, and whether the URL itself asked for https."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import socket
 import threading
 import time
 from collections import deque
@@ -16,15 +15,15 @@ import pycurl
 
 from hbmon.logs import get_logger
 from hbmon.net.exchange import Exchange
-from hbmon.net.hop import Handle, HopOutcome, HopSettings, configure, outcome
+from hbmon.net.hop import CertMemory, Handle, HopSettings, configure, outcome, stage
 from hbmon.net.loop import CurlLoop
 from hbmon.net.policy import IpFamily
 from hbmon.net.reply import ErrorKind, HttpReply, NetError
 from hbmon.net.resolve import Answer, DnsCache
+from hbmon.net.route import needs_lookup
 
 log = get_logger("hbmon.net")
 _GRACE_S = 0.02  # libcurl's own TIMEOUT_MS normally ends a hop; this is the backstop
-_MAX_CERTS = 65536
 _COMPACT_AT = 1024  # finished jobs wait in the deadline heap; past this many, drop them
 _NEVER_STARTED = NetError(ErrorKind.TIMEOUT, "never started: no free transfer slot in time")
 
@@ -87,7 +86,7 @@ class Engine:
         self._pending: deque[Job] = deque()  # waiting for a slot; the budget starts after
         self._running = 0
         self._free: list[Handle] = []
-        self._certs: dict[tuple[str, str, int, str], float] = {}
+        self._certs = CertMemory()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hbmon-net-engine", daemon=True)
         self._thread.start()
@@ -145,7 +144,7 @@ class Engine:
     def _hop(self, job: Job) -> None:
         """Resolve the current hop's name (unless dialled by IP), then start its transfer."""
         route = job.exchange.route
-        if route.dial != route.host or _is_ip(route.host):
+        if not needs_lookup(route):
             self._transfer(job, ())
             return
         job.asked_at = time.monotonic()
@@ -204,14 +203,14 @@ class Engine:
         self._multi.remove_handle(curl)
         assert job.handle is not None
         exchange = job.exchange
-        hop = self._with_certificate(
+        hop = self._certs.remember(
             exchange.route.key, outcome(curl, code, message, job.handle.sink, partial(_stage, job))
         )
         self._release(job)
         exchange.account(hop, job.dns_wait)
         job.dns_wait = 0.0
         if hop.error is not None:
-            self._finish(job, exchange.reply(hop, _timeout_reason(exchange, hop.error)))
+            self._finish(job, exchange.reply(hop, exchange.hop_failed(hop.error)))
             return
         following = exchange.next_route(hop)
         if following is None or isinstance(following, NetError):
@@ -220,16 +219,6 @@ class Engine:
             self._finish(job, exchange.reply(hop, exchange.timed_out("following a redirect")))
         else:
             self._hop(job)
-
-    def _with_certificate(self, origin: tuple[str, str, int, str], hop: HopOutcome) -> HopOutcome:
-        """libcurl reports certificates only on a handshake: remember them per origin."""
-        if hop.cert_expiry is not None:
-            if len(self._certs) >= _MAX_CERTS:
-                self._certs.clear()
-            self._certs[origin] = hop.cert_expiry
-        elif hop.reused and origin in self._certs:
-            return hop._replace(cert_expiry=self._certs[origin])
-        return hop
 
     def _release(self, job: Job) -> None:
         handle, job.handle = job.handle, None
@@ -245,13 +234,13 @@ class Engine:
             job = heapq.heappop(self._deadlines)[2]
             if job.finished:
                 continue
-            stage = _stage(job)
+            reached = _stage(job)
             if job.handle is not None:
                 self._active.pop(job.handle.curl, None)
                 # mid-transfer: libcurl closes the connection
                 self._multi.remove_handle(job.handle.curl)
                 self._release(job)
-            self._finish(job, job.exchange.reply(None, job.exchange.timed_out(stage)))
+            self._finish(job, job.exchange.reply(None, job.exchange.timed_out(reached)))
 
     def _finish(self, job: Job, reply: HttpReply) -> None:
         job.finished = True
@@ -284,25 +273,4 @@ def _ignore(reply: HttpReply) -> None:
 
 
 def _stage(job: Job) -> str:
-    """Which step a transfer had reached, for a timeout's reason."""
-    if job.handle is None:
-        return "connecting"
-    curl, sink = job.handle.curl, job.handle.sink
-    if sink.complete:
-        return "reading the body"
-    connected = curl.getinfo(pycurl.CONNECT_TIME_T) > 0
-    if job.exchange.route.scheme == "https":
-        connected = connected and curl.getinfo(pycurl.APPCONNECT_TIME_T) > 0
-    return "waiting for the response" if connected else "connecting"
-
-
-def _timeout_reason(exchange: Exchange, error: NetError) -> NetError:
-    return exchange.timed_out(error.reason) if error.kind is ErrorKind.TIMEOUT else error
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
-    except OSError:
-        return False
-    return True
+    return stage(job.handle, job.exchange.route.scheme)

@@ -77,6 +77,10 @@ class Exchange:
     def timed_out(self, stage: str) -> NetError:
         return NetError(ErrorKind.TIMEOUT, f"timed out after {self.timeout:g}s {stage}")
 
+    def hop_failed(self, error: NetError) -> NetError:
+        """A hop's error as the exchange reports it: a timeout names the whole budget."""
+        return self.timed_out(error.reason) if error.kind is ErrorKind.TIMEOUT else error
+
     def reply(self, hop: HopOutcome | None, error: NetError | None = None) -> HttpReply:
         return HttpReply(
             status_code=hop.status if hop else None,

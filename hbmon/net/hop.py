@@ -16,6 +16,7 @@ from hbmon.net.route import Route
 from hbmon.net.sink import Sink
 
 _US = 1e-6  # libcurl's *_TIME_T timers count microseconds
+_MAX_CERTS = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,38 @@ class Handle:
         self.curl = pycurl.Curl()
         self.sink = Sink(max_body)
         self.shape: tuple[object, ...] | None = None  # None: options unknown, reset first
+
+
+class CertMemory:
+    """libcurl reports certificates only on a handshake: remembered per origin, so that a hop
+    on a kept-alive connection still reports its certificate's expiry."""
+
+    __slots__ = ("_certs",)
+
+    def __init__(self) -> None:
+        self._certs: dict[tuple[str, str, int, str], float] = {}
+
+    def remember(self, origin: tuple[str, str, int, str], hop: HopOutcome) -> HopOutcome:
+        if hop.cert_expiry is not None:
+            if len(self._certs) >= _MAX_CERTS:
+                self._certs.clear()
+            self._certs[origin] = hop.cert_expiry
+        elif hop.reused and origin in self._certs:
+            return hop._replace(cert_expiry=self._certs[origin])
+        return hop
+
+
+def stage(handle: Handle | None, scheme: str) -> str:
+    """Which step a transfer had reached, for a timeout's reason."""
+    if handle is None:
+        return "connecting"
+    curl, sink = handle.curl, handle.sink
+    if sink.complete:
+        return "reading the body"
+    connected = curl.getinfo(pycurl.CONNECT_TIME_T) > 0
+    if scheme == "https":
+        connected = connected and curl.getinfo(pycurl.APPCONNECT_TIME_T) > 0
+    return "waiting for the response" if connected else "connecting"
 
 
 def configure(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import socket
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -46,6 +47,19 @@ class Route:
     @property
     def full_url(self) -> str:
         return f"{self.scheme}://{self.host_header}{self.target}"
+
+
+def needs_lookup(route: Route) -> bool:
+    """Whether the hop's name must be resolved first: not when dialled by IP or overridden."""
+    return route.dial == route.host and not _is_ip(route.host)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    except OSError:
+        return False
+    return True
 
 
 def route_for(url: str, override: DnsOverride | None, *, first_hop: bool = True) -> Route:

@@ -14,14 +14,14 @@ import pytest
 
 from alerter.app import build_parts
 from alerter.config import AlerterConfig
-from alerter.delivery.channels.registry import destinations
+from alerter.delivery.channels.registry import destinations, http_client
 from alerter.delivery.prune import Pruner
 from alerter.delivery.sender import Sender
 from alerter.heartbeat import Heartbeater
 from alerter.stats import Stats
 from alerter.tail import Tailer
-from alerter.transport import HttpClientTransport
 from hbmon.envconfig import ListenAddress
+from hbmon.net import HttpClient
 from tests.alerter.dbutil import alerter_db, exporter_db
 
 FAST = {
@@ -49,7 +49,7 @@ class Parts:
     senders: tuple[Sender, ...]
     pruner: Pruner
     heartbeater: Heartbeater
-    transport: HttpClientTransport
+    client: HttpClient
     stop: threading.Event = dataclasses.field(default_factory=threading.Event)
     threads: list[threading.Thread] = dataclasses.field(default_factory=list)
 
@@ -70,7 +70,7 @@ class Parts:
             sender.wake.set()
         for thread in self.threads:
             thread.join(10)
-        self.transport.close()
+        self.client.close()
         self.db.close()
         self.writer.close()
 
@@ -85,8 +85,8 @@ def make_parts(tmp_path: Path) -> Iterator[Callable[..., Parts]]:
         )
         db = alerter_db(config.db_path)
         writer = exporter_db(config.db_path)  # the exporter's own connection, as in production
-        transport = HttpClientTransport(config.net)
-        built_parts = build_parts(config, db, transport, destinations(config, transport))
+        client = http_client(config.net)
+        built_parts = build_parts(config, db, client, destinations(config, client))
         parts = Parts(
             db,
             writer,
@@ -96,7 +96,7 @@ def make_parts(tmp_path: Path) -> Iterator[Callable[..., Parts]]:
             built_parts.senders,
             built_parts.pruner,
             built_parts.heartbeater,
-            transport,
+            client,
         )
         built.append(parts)
         return parts

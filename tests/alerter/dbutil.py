@@ -8,8 +8,10 @@ from pathlib import Path
 import peewee
 
 from hbmon.db import alerts, certnotices, cycles, quiet
+from hbmon.db.checks import check_row
+from hbmon.db.checkwriter import CheckWriter
 from hbmon.db.connection import open_database
-from hbmon.db.cycles import MonitoringCycle, ServiceCheck
+from hbmon.db.cycles import MonitoringCycle
 
 CheckSpec = str | tuple[str, int | None, str | None] | tuple[str, int | None, str | None, str]
 
@@ -57,19 +59,23 @@ def insert_cycle(
             interval_seconds=interval,
             container_count=containers,
         )
+        rows = []
         for name, spec in checks.items():
             parts = (spec, None, None) if isinstance(spec, str) else spec
             kind = parts[3] if len(parts) == 4 else "http"
-            ServiceCheck.create(
-                cycle=cycle,
-                service_name=name,
-                kind=kind,
-                status=parts[0],
-                status_code=parts[1],
-                latency_ms=12.5,
-                error_message=parts[2],
-                depends_on=parents.get(name),
+            rows.append(
+                check_row(
+                    cycle_id=cycle.id,
+                    service_name=name,
+                    kind=kind,
+                    status=parts[0],
+                    status_code=parts[1],
+                    latency_ms=12.5,
+                    error_message=parts[2],
+                    depends_on=parents.get(name),
+                )
             )
+        CheckWriter(db).insert(rows)  # the exporter's writer, as it stores a cycle
     return int(cycle.id)
 
 

@@ -9,7 +9,9 @@ import peewee
 
 from alerter.certs import DAY
 from hbmon.db import quiet
-from hbmon.db.cycles import MonitoringCycle, ServiceCheck
+from hbmon.db.checks import check_row
+from hbmon.db.checkwriter import CheckWriter
+from hbmon.db.cycles import MonitoringCycle
 from tests.alerter.conftest import Parts
 from tests.alerter.dbutil import outbox_rows
 
@@ -25,15 +27,18 @@ def insert(db: peewee.SqliteDatabase, **not_after: float | None) -> None:
             cycle_duration_ms=1.0,
             completed_at=now,
         )
-        for name, expiry in not_after.items():
-            ServiceCheck.create(
-                cycle=cycle,
+        checks = [
+            check_row(
+                cycle_id=cycle.id,
                 service_name=name,
                 kind="http",
                 status="healthy",
                 status_code=200,
                 tls_cert_expiry=expiry,
             )
+            for name, expiry in not_after.items()
+        ]
+        CheckWriter(db).insert(checks)  # the exporter's writer (the checks storage, issue 12)
 
 
 def events(parts: Parts) -> list[tuple[str, str]]:

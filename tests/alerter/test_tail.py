@@ -105,7 +105,9 @@ def test_cycle_ids_starting_over_in_recreated_exporter_tables_are_followed(
     parts.tailer.step()
     assert cursor(parts) == 3
     with parts.writer.atomic():
-        parts.writer.execute_sql("DROP TABLE service_checks")
+        parts.writer.execute_sql("DROP VIEW service_checks")
+        for table in ("checks", "service_facts", "services", "check_statuses"):
+            parts.writer.execute_sql(f"DROP TABLE {table}")
         parts.writer.execute_sql("DROP TABLE monitoring_cycles")
         parts.writer.execute_sql("DELETE FROM schema_versions WHERE component = 'exporter'")
     cycles.migrate(parts.writer)  # what the exporter does on start with the tables gone

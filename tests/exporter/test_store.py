@@ -8,11 +8,15 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import peewee
+import pytest
+
 from exporter.config import ServiceSpec
 from exporter.cycle import Cycle, ServiceOutcome
 from exporter.host import HostSample
 from exporter.probes.base import ProbeResult
 from exporter.store import Store
+from hbmon.db import cycles
 from hbmon.status import Status
 
 LIMA = ZoneInfo("America/Lima")
@@ -118,7 +122,7 @@ def test_database_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> None:
     Store(tmp_path / "m.db", LIMA).close()
     assert rows(tmp_path / "m.db", "PRAGMA journal_mode") == [("wal",)]
     assert rows(tmp_path / "m.db", "SELECT component, version FROM schema_versions") == [
-        ("exporter", 1),
+        ("exporter", cycles.SCHEMA_VERSION),
         ("history", 1),
     ]
 
@@ -152,3 +156,21 @@ def test_pruning_keeps_the_file_bounded(tmp_path: Path) -> None:
         churn(1000.0 + round_ * 1000)
     store.close()
     assert (tmp_path / "m.db").stat().st_size <= size_after_first * 1.1
+
+
+def test_a_refused_write_leaves_no_remembered_service_or_facts_behind(tmp_path: Path) -> None:
+    """The writer caches service ids and each service's last facts; a rolled-back cycle must not
+    leave it believing they were stored."""
+    store = Store(tmp_path / "m.db", LIMA)
+    store.write(make_cycle(1000.0, http_outcome("api")))
+    store.database.execute_sql(
+        "CREATE TRIGGER refuse BEFORE INSERT ON service_facts BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
+    with pytest.raises(peewee.IntegrityError):
+        store.write(make_cycle(1001.0, http_outcome("web")))
+    store.database.execute_sql("DROP TRIGGER refuse")
+    store.write(make_cycle(1002.0, http_outcome("web")))
+    store.close()
+    assert rows(
+        tmp_path / "m.db", "SELECT service_name, ip_family FROM service_checks ORDER BY id"
+    ) == [("api", "ipv4"), ("web", "ipv4")]

@@ -81,11 +81,11 @@ def test_previous_agent_database_is_migrated_keeping_history(tmp_path: Path) -> 
     checks = rows(
         path, "SELECT cycle_id, service_name, kind, status FROM service_checks ORDER BY id"
     )
-    assert checks == [
-        (2, "api", "http", "healthy"),
-        (2, "db", "docker", "healthy"),
+    assert checks == [  # the view's id orders by cycle
         (1, "api", "http", "down"),
         (1, "db", "docker", "healthy"),
+        (2, "api", "http", "healthy"),
+        (2, "db", "docker", "healthy"),
     ]
     dump = "\n".join(sqlite3.connect(path).iterdump())
     assert "secret@" not in dump

@@ -17,7 +17,7 @@ import trustme
 
 from hbmon.net.client import SYSTEM_CA_BUNDLE, HttpClient, ca_file
 from hbmon.net.policy import DnsOverride, IpFamily, NetPolicy
-from hbmon.net.reply import ErrorKind
+from hbmon.net.reply import ErrorKind, HttpReply
 from hbmon.net.resolve import AddrInfo
 from tests.netservers import Handler, ok, serve, server_tls
 from tests.netservers import ca_file as ca_file_for_test
@@ -151,16 +151,43 @@ def test_a_connection_held_by_a_hung_request_is_not_shared(client: HttpClient) -
         handler.reply(200)
 
     with serve(slow_first) as server, ThreadPoolExecutor(1) as pool:
-        warm = client.request(server.url("/warm"), method="GET", timeout=5.0)
-        hung = pool.submit(client.request, server.url("/hang"), method="GET", timeout=5.0)
+
+        def get(path: str) -> HttpReply:  # on the engine, whose connections all requests share
+            return client.exchange(server.url(path), timeout=5.0, dns_override=False)
+
+        warm = get("/warm")
+        hung = pool.submit(get, "/hang")
         wait_for(lambda: len(server.record.requests) == 2, timeout=5.0)
-        other = client.request(server.url("/other"), method="GET", timeout=5.0)
+        other = get("/other")
         release.set()
         assert hung.result().ok
         connections = server.record.connections
     assert warm.ok
     assert other.ok
     assert not other.connection_reused
+    assert connections == 2
+
+
+def test_a_thread_keeps_its_own_connection_for_requests_while_another_hangs(
+    client: HttpClient,
+) -> None:
+    release = threading.Event()
+
+    def slow_first(handler: Handler) -> None:
+        if handler.path == "/hang":
+            release.wait(10)
+        handler.reply(200)
+
+    with serve(slow_first) as server, ThreadPoolExecutor(1) as pool:
+        warm = client.request(server.url("/warm"), method="GET", timeout=5.0)
+        hung = pool.submit(client.request, server.url("/hang"), method="GET", timeout=5.0)
+        wait_for(lambda: len(server.record.requests) == 2, timeout=5.0)
+        other = client.request(server.url("/other"), method="GET", timeout=5.0)
+        release.set()
+        assert hung.result().ok and not hung.result().connection_reused
+        connections = server.record.connections
+    assert warm.ok and other.ok
+    assert other.connection_reused  # the calling thread's own kept-alive connection
     assert connections == 2
 
 
@@ -455,3 +482,20 @@ def test_ssl_cert_file_is_what_verification_trusts(
     finally:
         client.close()
     assert reply.ok, reply.error
+
+
+def test_request_on_a_kept_alive_tls_connection_still_reports_the_certificate(
+    tmp_path: Path,
+) -> None:
+    ca = trustme.CA()
+    client = HttpClient(NetPolicy(), ca_bundle=ca_file_for_test(ca, tmp_path))
+    try:
+        with serve(ok, tls=server_tls(ca, "127.0.0.1")) as server:
+            first, second = (client.request(server.url(), body=b"{}", timeout=5.0) for _ in "12")
+            connections = server.record.connections
+    finally:
+        client.close()
+    assert first.ok and second.ok, (first.error, second.error)
+    assert not first.connection_reused and second.connection_reused and connections == 1
+    assert first.tls_cert_expiry is not None
+    assert second.tls_cert_expiry == first.tls_cert_expiry

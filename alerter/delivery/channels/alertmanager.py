@@ -15,11 +15,13 @@ from alerter.delivery.channels.base import (
     Destination,
     Outcome,
     SendResult,
+    answer_of,
     destination_key,
+    failure_of,
 )
 from alerter.model import REMINDER_SUFFIX, Event
-from alerter.transport import Transport
 from hbmon.alerter_settings import redact_url
+from hbmon.net import HttpClient
 
 API_PATH = "/api/v2/alerts"
 ENDS_AT_RESENDS = 4  # a firing alert stays active this many resend periods without news
@@ -105,7 +107,7 @@ def is_firing(rendered: bytes) -> bool:
 
 
 def send(
-    transport: Transport,
+    client: HttpClient,
     base_url: str,
     alerts: Sequence[bytes],
     *,
@@ -116,30 +118,31 @@ def send(
     """POST rendered alerts in one request; 4xx is permanent, 5xx and network are retried."""
     now = time.time() if now is None else now
     bodies = [with_ends_at(a, now=now, resend_seconds=resend_seconds) for a in alerts]
-    reply = transport.post(
+    reply = client.request(
         base_url.rstrip("/") + API_PATH,
-        json.dumps(bodies, ensure_ascii=False, separators=(",", ":")).encode(),
-        {"Content-Type": "application/json"},
-        timeout,
+        headers=(("Content-Type", "application/json"),),
+        body=json.dumps(bodies, ensure_ascii=False, separators=(",", ":")).encode(),
+        timeout=timeout,
     )
-    if reply.status is None:
-        return SendResult(Outcome.RETRY, reply.error or "no answer", elapsed=reply.elapsed)
-    if 200 <= reply.status < 300:
-        return SendResult(Outcome.DELIVERED, f"HTTP {reply.status}", None, reply.status)
-    detail = f"HTTP {reply.status}: {reply.body[:200].decode('utf-8', 'replace').strip()}"
-    if 400 <= reply.status < 500 and reply.status not in (408, 429):
-        return SendResult(Outcome.PERMANENT, detail, status_code=reply.status)
-    retry_after = parse_retry_after(reply.headers.get("retry-after"), now=now)
-    return SendResult(Outcome.RETRY, detail, retry_after, reply.status)
+    status = answer_of(reply)
+    if status is None:
+        return SendResult(Outcome.RETRY, failure_of(reply) or "no answer", elapsed=reply.elapsed_s)
+    if 200 <= status < 300:
+        return SendResult(Outcome.DELIVERED, f"HTTP {status}", None, status)
+    detail = f"HTTP {status}: {reply.body[:200].decode('utf-8', 'replace').strip()}"
+    if 400 <= status < 500 and status not in (408, 429):
+        return SendResult(Outcome.PERMANENT, detail, status_code=status)
+    retry_after = parse_retry_after(reply.header("retry-after"), now=now)
+    return SendResult(Outcome.RETRY, detail, retry_after, status)
 
 
 def destination(
-    transport: Transport, base_url: str, *, resend_seconds: float, timeout: float
+    client: HttpClient, base_url: str, *, resend_seconds: float, timeout: float
 ) -> Destination:
     """One Alertmanager node: every alert goes to each node, as Prometheus does for an HA pair."""
 
     def post(alerts: Sequence[bytes]) -> SendResult:
-        return send(transport, base_url, alerts, resend_seconds=resend_seconds, timeout=timeout)
+        return send(client, base_url, alerts, resend_seconds=resend_seconds, timeout=timeout)
 
     def resend(alerts: Sequence[bytes]) -> SendResult | None:
         still_firing = [a for a in alerts if is_firing(a)]

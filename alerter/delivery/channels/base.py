@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from hbmon.net.reply import ErrorKind, HttpReply
+
 
 class Channel(StrEnum):
     """A kind of destination; the `channel` label of the delivery metrics."""
@@ -32,6 +34,21 @@ class SendResult:
     status_code: int | None = None
     location: str | None = None  # a 3xx reply's Location, reduced to scheme and host
     elapsed: float = 0.0
+
+
+def answer_of(reply: HttpReply) -> int | None:
+    """The status of a reply that arrived whole; None when the exchange failed."""
+    return reply.status_code if reply.error is None else None
+
+
+def failure_of(reply: HttpReply) -> str | None:
+    """Why no answer came, as the outbox, the logs and the worker's reason spell it:
+    `timeout: <kind>: <reason>` or `connection: <kind>: <reason>`."""
+    error = reply.error
+    if error is None:
+        return None
+    family = "timeout" if error.kind is ErrorKind.TIMEOUT else "connection"
+    return f"{family}: {error.kind.value}: {error.reason}"
 
 
 Render = Callable[[Mapping[str, Any]], bytes]

@@ -13,6 +13,7 @@ import peewee
 import pytest
 from structlog.testing import capture_logs
 
+from alerter.delivery import sender
 from alerter.delivery.backoff import backoff_delay, parse_retry_after
 from alerter.metrics import health
 from tests.alerter.conftest import Parts
@@ -315,3 +316,40 @@ def test_a_sender_that_cannot_record_makes_healthz_503_logs_once_and_recovers(
         assert [e["event"] for e in logs].count("delivery.database_recovered") == 1
         assert outbox_rows(parts.db)[0][3] == "delivered"
         assert len(hook.all_requests()) == 1
+
+
+def test_a_pass_records_its_burst_of_outcomes_in_one_transaction(
+    make_parts: Callable[..., Parts], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sender, "BATCH_SECONDS", 60.0)  # the machine may be slow: count only
+    items = [f"svc{i}" for i in range(20)]
+    with receiving() as hook:
+        parts = make_parts(webhook_url=hook.url)
+        insert_cycle(parts.writer, dict.fromkeys(items, "down"))
+        parts.tailer.step()
+        statements: list[str] = []
+        parts.db.connection().set_trace_callback(statements.append)
+        parts.sender.step()
+        parts.db.connection().set_trace_callback(None)
+        assert len(hook.bodies()) == len(items)
+    assert [r[3] for r in outbox_rows(parts.db)] == ["delivered"] * len(items)
+    assert sum(s.upper().startswith("BEGIN") for s in statements) == 1
+
+
+def test_a_delivery_later_in_the_burst_drains_an_alert_refused_before_it(
+    make_parts: Callable[..., Parts],
+) -> None:
+    def script(received: Received) -> Answer:
+        return Answer(503) if received.json()["item"] == "api" else Answer(200)
+
+    with receiving(script) as hook:
+        parts = make_parts(webhook_url=hook.url, retry_base=60.0, retry_max=600.0)
+        insert_cycle(parts.writer, {"api": "down", "db": "down"})
+        parts.tailer.step()
+        parts.sender.step()
+        assert [b["item"] for b in hook.bodies()] == ["db"]
+    due = parts.db.execute_sql(
+        "SELECT item, state, attempts, next_attempt_at <= ? FROM alert_outbox ORDER BY seq",
+        (time.time(),),
+    ).fetchall()
+    assert due == [("api", "pending", 1, 1), ("db", "delivered", 1, 1)]

@@ -14,7 +14,8 @@ import pytest
 
 from alerter.delivery.channels import alertmanager
 from alerter.delivery.channels.base import Outcome
-from alerter.transport import HttpClientTransport
+from alerter.delivery.channels.registry import http_client
+from hbmon.net import HttpClient
 from hbmon.net.policy import NetPolicy
 from tests.alerter.receiver import Receiver, receiving
 from tests.alertmanager import Alertmanager, cluster, webhook_config
@@ -44,8 +45,8 @@ RECOVERED = {
 
 
 @pytest.fixture
-def transport() -> Iterator[HttpClientTransport]:
-    client = HttpClientTransport(NetPolicy())
+def client() -> Iterator[HttpClient]:
+    client = http_client(NetPolicy())
     yield client
     client.close()
 
@@ -64,9 +65,9 @@ def node(tmp_path: Path, hook: Receiver) -> Iterator[Alertmanager]:
     am.stop()
 
 
-def _send(transport: HttpClientTransport, am: Alertmanager, alert: dict[str, Any]) -> Outcome:
+def _send(client: HttpClient, am: Alertmanager, alert: dict[str, Any]) -> Outcome:
     rendered = alertmanager.render(alert)
-    result = alertmanager.send(transport, am.url, [rendered], resend_seconds=60, timeout=5)
+    result = alertmanager.send(client, am.url, [rendered], resend_seconds=60, timeout=5)
     return result.outcome
 
 
@@ -97,26 +98,26 @@ def test_a_reminder_fires_its_originals_alert_again() -> None:
 
 
 def test_down_shows_in_alertmanager_and_recovery_resolves_it(
-    transport: HttpClientTransport, node: Alertmanager
+    client: HttpClient, node: Alertmanager
 ) -> None:
-    assert _send(transport, node, DOWN) is Outcome.DELIVERED
+    assert _send(client, node, DOWN) is Outcome.DELIVERED
     [active] = wait_for(lambda: _active(node), timeout=10)
     assert active["labels"]["alertname"] == "HeartbeatServiceDown"
     assert active["annotations"]["summary"] == DOWN["title"]
-    assert _send(transport, node, RECOVERED) is Outcome.DELIVERED
+    assert _send(client, node, RECOVERED) is Outcome.DELIVERED
     wait_for(lambda: not _active(node), timeout=10)
 
 
 def test_a_bad_payload_is_permanent_and_an_unreachable_node_is_retried(
-    transport: HttpClientTransport, node: Alertmanager
+    client: HttpClient, node: Alertmanager
 ) -> None:
     refused = alertmanager.send(
-        transport, node.url, [b'{"labels":{}}'], resend_seconds=60, timeout=5
+        client, node.url, [b'{"labels":{}}'], resend_seconds=60, timeout=5
     )  # Alertmanager answers 400 to an alert without labels: resending cannot help
     assert refused.outcome is Outcome.PERMANENT
     assert refused.detail.startswith("HTTP 400")
     broken = alertmanager.send(
-        transport,
+        client,
         f"http://127.0.0.1:{free_port()}",
         [alertmanager.render(DOWN)],
         resend_seconds=60,
@@ -126,7 +127,7 @@ def test_a_bad_payload_is_permanent_and_an_unreachable_node_is_retried(
 
 
 def test_a_silence_in_alertmanager_suppresses_the_notification(
-    transport: HttpClientTransport, node: Alertmanager, hook: Receiver
+    client: HttpClient, node: Alertmanager, hook: Receiver
 ) -> None:
     start = datetime.now(UTC)
     silence = {
@@ -143,21 +144,21 @@ def test_a_silence_in_alertmanager_suppresses_the_notification(
         method="POST",
     )
     urllib.request.urlopen(request, timeout=5).close()
-    assert _send(transport, node, DOWN) is Outcome.DELIVERED
+    assert _send(client, node, DOWN) is Outcome.DELIVERED
     wait_for(lambda: [a for a in node.alerts() if a["status"]["state"] == "suppressed"], timeout=10)
     time.sleep(3)  # three group intervals: a notification would have gone out by now
     assert hook.all_requests() == []
 
 
 def test_two_node_cluster_gets_the_alert_on_both_nodes_and_notifies_once(
-    tmp_path: Path, transport: HttpClientTransport, hook: Receiver
+    tmp_path: Path, client: HttpClient, hook: Receiver
 ) -> None:
     binary = require_tool("prometheus-alertmanager")
     config = webhook_config(tmp_path / "am.yml", hook.url)
     nodes = cluster(binary, config, tmp_path)
     try:
         for am in nodes:
-            assert _send(transport, am, DOWN) is Outcome.DELIVERED
+            assert _send(client, am, DOWN) is Outcome.DELIVERED
         for am in nodes:
             wait_for(lambda am=am: _active(am), timeout=10)
         wait_for(hook.all_requests, timeout=30)

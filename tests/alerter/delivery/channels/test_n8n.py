@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from alerter.delivery.channels import n8n
 from alerter.delivery.channels.base import Outcome
 from alerter.delivery.channels.n8n import classify
-from alerter.transport import Reply
+from hbmon.net import ErrorKind, HttpReply, NetError
 
 NOW = 1_700_000_000.0
+
+
+def answer(status: int, **fields: Any) -> HttpReply:
+    return HttpReply(status_code=status, **fields)
 
 
 def test_render_is_compact_utf8_json_of_the_alert_body() -> None:
@@ -23,33 +28,34 @@ def test_render_is_compact_utf8_json_of_the_alert_body() -> None:
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
 def test_2xx_is_delivered(status: int) -> None:
-    result = classify(Reply(status), now=NOW)
+    result = classify(answer(status), now=NOW)
     assert result.outcome is Outcome.DELIVERED and result.status_code == status
 
 
 @pytest.mark.parametrize(
     ("reply", "permanent"),
     [
-        (Reply(None, error="timeout: read timed out"), False),
-        (Reply(None, error="connection: refused"), False),
-        (Reply(408), False),
-        (Reply(429), False),
-        (Reply(500), False),
-        (Reply(502), False),
-        (Reply(503), False),
-        (Reply(599), False),
-        (Reply(301), False),
-        (Reply(302), False),
-        (Reply(307), False),
-        (Reply(308), False),
-        (Reply(400), True),
-        (Reply(401), True),
-        (Reply(404), True),
-        (Reply(410), True),
-        (Reply(422), True),
+        (HttpReply(error=NetError(ErrorKind.TIMEOUT, "timed out after 5s reading")), False),
+        (HttpReply(error=NetError(ErrorKind.REFUSED, "connection refused")), False),
+        (HttpReply(error=NetError(ErrorKind.RESET, "connection reset by peer")), False),
+        (answer(408), False),
+        (answer(429), False),
+        (answer(500), False),
+        (answer(502), False),
+        (answer(503), False),
+        (answer(599), False),
+        (answer(301), False),
+        (answer(302), False),
+        (answer(307), False),
+        (answer(308), False),
+        (answer(400), True),
+        (answer(401), True),
+        (answer(404), True),
+        (answer(410), True),
+        (answer(422), True),
     ],
 )
-def test_reply_classification(reply: Reply, permanent: bool) -> None:
+def test_reply_classification(reply: HttpReply, permanent: bool) -> None:
     outcome = classify(reply, now=NOW).outcome
     assert outcome is (Outcome.PERMANENT if permanent else Outcome.RETRY)
 
@@ -67,12 +73,25 @@ def test_reply_classification(reply: Reply, permanent: bool) -> None:
 def test_redirect_keeps_only_scheme_and_host_of_the_location(
     location: str | None, shown: str
 ) -> None:
-    headers = {} if location is None else {"location": location}
+    headers = () if location is None else (("Location", location),)
     body = f"Moved to {location}".encode()
-    result = classify(Reply(308, headers=headers, body=body), now=NOW)
+    result = classify(answer(308, headers=headers, body=body), now=NOW)
     assert result.outcome is Outcome.RETRY and result.location == shown
     assert result.detail == f"HTTP 308: redirected to {shown}"  # no body: it names the URL
 
 
 def test_retry_after_of_a_429_is_kept() -> None:
-    assert classify(Reply(429, headers={"retry-after": "12"}), now=NOW).retry_after == 12.0
+    assert classify(answer(429, headers=(("Retry-After", "12"),)), now=NOW).retry_after == 12.0
+
+
+@pytest.mark.parametrize(
+    ("error", "detail"),
+    [
+        (NetError(ErrorKind.TIMEOUT, "timed out after 5s connecting"), "timeout: timeout: timed"),
+        (NetError(ErrorKind.REFUSED, "connection refused"), "connection: refused: connection"),
+    ],
+)
+def test_no_answer_is_retried_with_the_kind_of_failure(error: NetError, detail: str) -> None:
+    result = classify(HttpReply(status_code=502, error=error), now=NOW)
+    assert result.outcome is Outcome.RETRY and result.status_code is None
+    assert result.detail.startswith(detail)
