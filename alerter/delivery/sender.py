@@ -29,6 +29,11 @@ DB_RETRY_MAX = 30.0  # the longest wait between passes while the database keeps 
 # id and Idempotency-Key), as it always could the one alert in flight.
 BATCH_MAX = 64
 BATCH_SECONDS = 0.25
+# While alerts wait on a destination that refused one, the alert due soonest is tried at least
+# this often, whatever its own backoff: a channel back after a long outage drains within about
+# this long (the first success makes every waiting alert due), not after ALERT_RETRY_MAX_SECONDS.
+# One early attempt per period per destination, never earlier than a Retry-After asked for.
+PROBE_SECONDS = 10.0
 
 
 class Sender:
@@ -55,6 +60,7 @@ class Sender:
         self._batch = 0  # alerts whose outcomes are in `_unrecorded`
         self._batch_started = 0.0
         self._db_failures = 0
+        self._probe_at = 0.0  # when a waiting alert may next be tried ahead of its backoff
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -100,14 +106,21 @@ class Sender:
         """Attempt every due head once; return how long to sleep before the next one is due."""
         self._flush()
         next_due = self._resend_due()
+        waiting: PendingAlert | None = None  # the head due soonest, not yet due
         for alert in outbox.heads(self.db, self.destination.key):
             if stop is not None and stop.is_set():
                 break
             if alert.next_attempt_at <= time.time():
                 self.attempt(alert)
                 next_due = 0.0  # the item's next alert may now be the head: look again at once
+            elif waiting is None or alert.next_attempt_at < waiting.next_attempt_at:
+                waiting = alert
+        if waiting is not None and next_due > 0.0:
+            if time.time() >= self._probe_at:
+                self.attempt(waiting)  # the probe: its success drains every waiting alert
+                next_due = 0.0
             else:
-                next_due = min(next_due, alert.next_attempt_at)
+                next_due = min(next_due, waiting.next_attempt_at, self._probe_at)
         self._flush()
         return max(0.0, next_due - time.time())
 
@@ -203,7 +216,9 @@ class Sender:
             retry_after=result.retry_after,
             jitter=self.rng.random(),
         )
-        due, code = time.time() + delay, result.status_code
+        now = time.time()
+        due, code = now + delay, result.status_code
+        self._probe_at = now + max(PROBE_SECONDS, result.retry_after or 0.0)
         self._record(
             outbox.rescheduled(alert.seq, next_attempt_at=due, status_code=code, error=error)
         )

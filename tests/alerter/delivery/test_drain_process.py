@@ -94,3 +94,56 @@ def test_200_alerts_queued_during_an_outage_drain_within_15_s_in_per_item_order(
         f"200 alerts drained {drained:.1f} s after the webhook came back"
         f" (every item's head had been tried at least {heads_attempts} times)"
     )
+
+
+def service_alerts(bodies: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The services' alerts: a long wait also brings `exporter_stalled` (no cycle for 3 s)."""
+    return [b for b in bodies if b["item"] in SERVICES]
+
+
+def test_a_channel_back_before_any_retry_is_due_drains_within_15_s_with_the_default_cap(
+    tmp_path: Path,
+) -> None:
+    """With ALERT_RETRY_BASE_SECONDS=60 no alert's own retry comes within 30 s of its first
+    attempt (and the default ALERT_RETRY_MAX_SECONDS is 300): only the sender's probe, the
+    alert due soonest tried every PROBE_SECONDS, finds the webhook back in time."""
+    back = threading.Event()
+
+    def script(_r: Received) -> Answer:
+        return Answer(200) if back.is_set() else Answer(503)
+
+    db = tmp_path / "metrics.db"
+    with receiving(script) as hook:
+        writer = exporter_db(db)
+        process = start(
+            tmp_path,
+            alerter_env(
+                tmp_path,
+                N8N_WEBHOOK_URL=hook.url,
+                STATUS_CHANGE_THRESHOLD="1",
+                ALERT_RETRY_BASE_SECONDS="60",
+                ALERT_RETRY_MAX_SECONDS="300",  # the default (the test helper sets 0.5)
+            ),
+        )
+        try:
+            process.wait_ready()
+            for index in range(20):
+                status = "down" if index % 2 == 0 else "healthy"
+                insert_cycle(writer, dict.fromkeys(SERVICES, status))
+            wait_for(lambda: len(hook.all_requests()) >= len(SERVICES), timeout=20)
+            time.sleep(3.0)
+            refused = len(hook.all_requests())
+            returned = time.time()
+            back.set()
+            wait_for(lambda: len(service_alerts(hook.bodies())) >= 200, timeout=DRAIN_LIMIT + 45)
+            assert process.terminate() == 0
+        finally:
+            writer.close()
+            if process.popen.poll() is None:
+                process.kill()
+    accepted = [r for r in hook.all_requests() if r.at >= returned and r.json()["item"] in SERVICES]
+    drained = max(r.at for r in accepted) - returned
+    assert len({b["id"] for b in service_alerts(hook.bodies())}) == 200
+    assert refused < 2 * len(SERVICES), refused  # each head once, plus at most a probe or two
+    assert drained <= DRAIN_LIMIT, drained
+    print(f"200 alerts drained {drained:.1f} s after the webhook came back (retry base 60 s)")
