@@ -29,13 +29,15 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.alerter.pair import PatternServer, cycles, start_pair  # noqa: E402
-from tests.alerter.receiver import receiving  # noqa: E402
+from tests.alerter.receiver import Receiver, receiving  # noqa: E402
 from tests.support import wait_for  # noqa: E402
 
 WARM = 6  # healthy cycles before any pattern starts
@@ -120,103 +122,125 @@ def probe_times(db: Path, name: str, cycle_id: int, server: PatternServer) -> fl
     return server.hit_times[n - 1]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=3, help="services per pattern")
-    parser.add_argument("--no-docker", action="store_true")
-    args = parser.parse_args()
-    servers: dict[str, tuple[PatternServer, int]] = {}  # name -> (server, first failing hit)
-    for copy in range(args.copies):
+Servers = dict[str, tuple[PatternServer, int]]  # name -> (server, first failing request)
+Samples = dict[str, list[float]]  # "pattern / event" -> seconds
+
+
+def patterns(copies: int) -> Servers:
+    servers: Servers = {}
+    for copy in range(copies):
         start = WARM + 3 * copy
         servers[f"outage{copy}"] = (window(start, 8), start + 1)
         servers[f"intermittent{copy}"] = (three_one(start), start + 1)
         servers[f"flappy{copy}"] = (every_5(start), start + 6)
-    ping = window(WARM + 40, 8)
-    with tempfile.TemporaryDirectory() as tmp, receiving() as hook:
-        tmp_path = Path(tmp)
-        exporter_extra: dict[str, str] = {}
-        services = {name: server.url for name, (server, _) in servers.items()}
-        container = proxy = None
-        if not args.no_docker:
-            container = f"hbbench-{uuid.uuid4().hex[:8]}"
-            subprocess.run(
-                [
-                    "docker",
-                    "run",
-                    "-d",
-                    "--network",
-                    "none",
-                    "--name",
-                    container,
-                    IMAGE,
-                    "sh",
-                    "-c",
-                    "while true; do sleep 1; done",
-                ],
-                check=True,
-                capture_output=True,
-                timeout=60,
-            )
-            proxy = EngineProxy(tmp_path / "engine.sock")
-            exporter_extra["DOCKER_HOST"] = f"unix://{proxy.path}"
+    return servers
+
+
+@contextmanager
+def engine(tmp_path: Path, enabled: bool) -> Iterator[tuple[EngineProxy | None, str | None]]:
+    """A running container and a socket proxy in front of the engine (or neither)."""
+    if not enabled:
+        yield None, None
+        return
+    container = f"hbbench-{uuid.uuid4().hex[:8]}"
+    loop = ["sh", "-c", "while true; do sleep 1; done"]
+    docker_run = ["docker", "run", "-d", "--network", "none", "--name", container, IMAGE, *loop]
+    subprocess.run(docker_run, check=True, capture_output=True, timeout=60)
+    try:
+        yield EngineProxy(tmp_path / "engine.sock"), container
+    finally:
+        subprocess.run(["docker", "rm", "-f", container], check=False, capture_output=True)
+
+
+def run(
+    tmp_path: Path, hook: Receiver, servers: Servers, ping: PatternServer, docker: bool
+) -> float | None:
+    """Run every pattern to its end; return when the engine was cut (None without Docker)."""
+    services = {name: server.url for name, (server, _) in servers.items()}
+    with engine(tmp_path, docker) as (proxy, container):
+        extra = {} if proxy is None else {"DOCKER_HOST": f"unix://{proxy.path}"}
+        if container is not None:
             services["box"] = f"docker:{container}"
         exporter, alerter = start_pair(
             tmp_path,
             ping_url=ping.url,
             interval=1.0,
-            exporter_extra=exporter_extra,
+            exporter_extra=extra,
             alerter_extra={"N8N_WEBHOOK_URL": hook.url, "FLAP_WINDOW_CYCLES": "15"},
             services=services,
         )
-        engine_cut: list[tuple[int, float]] = []
+        cut_at = None
         try:
             if proxy is not None:
                 wait_for(lambda: cycles(tmp_path) >= WARM + 60, timeout=300)
-                engine_cut.append((cycles(tmp_path) + 1, time.time()))
+                cut_at, cut_cycle = time.time(), cycles(tmp_path)
                 proxy.cut(False)
-                wait_for(lambda: cycles(tmp_path) >= engine_cut[0][0] + 8, timeout=60)
+                wait_for(lambda: cycles(tmp_path) >= cut_cycle + 9, timeout=60)
                 proxy.cut(True)
-            wait_for(lambda: cycles(tmp_path) >= WARM + 3 * args.copies + 80, timeout=400)
+            # the last copy starts len(servers) / 3 * 3 cycles after WARM; 80 cycles see it out
+            wait_for(lambda: cycles(tmp_path) >= WARM + len(servers) + 80, timeout=400)
             time.sleep(3)
         finally:
             alerter.terminate()
             exporter.terminate()
-            if container:
-                subprocess.run(["docker", "rm", "-f", container], check=False, capture_output=True)
-        db = tmp_path / "metrics.db"
-        confirm: dict[str, list[float]] = defaultdict(list)
-        first: dict[str, list[float]] = defaultdict(list)
-        for got in hook.accepted:
-            body = got.json()
-            item = body["item"]
-            event = f"{item.rstrip('0123456789')} / {body['event']}"
-            if item in servers:
-                server, first_hit = servers[item]
-                confirm[event].append(got.at - probe_times(db, item, body["cycle_id"], server))
-                first[event].append(got.at - server.hit_times[first_hit - 1])
-            elif item == "internet":
-                confirm[event].append(got.at - probe_times(db, "internet", body["cycle_id"], ping))
-                first[event].append(got.at - ping.hit_times[WARM + 40])
-            elif item == "docker" and engine_cut:
-                with sqlite3.connect(db) as conn:
-                    done = conn.execute(
-                        "SELECT completed_at FROM monitoring_cycles WHERE id = ?",
-                        (body["cycle_id"],),
-                    ).fetchone()[0]
-                confirm[event].append(got.at - float(done))
-                first[event].append(got.at - engine_cut[0][1])
-    print(f"alerts received: {len(hook.accepted)}")
+    return cut_at
+
+
+def latencies(
+    db: Path, hook: Receiver, servers: Servers, ping: PatternServer, cut_at: float | None
+) -> tuple[Samples, Samples]:
+    """(confirming probe -> webhook, episode start -> webhook) per pattern and event."""
+    confirm: Samples = defaultdict(list)
+    first: Samples = defaultdict(list)
+    for got in hook.accepted:
+        body = got.json()
+        item, cycle_id = body["item"], body["cycle_id"]
+        key = f"{item.rstrip('0123456789')} / {body['event']}"
+        if item in servers:
+            server, first_hit = servers[item]
+            confirm[key].append(got.at - probe_times(db, item, cycle_id, server))
+            first[key].append(got.at - server.hit_times[first_hit - 1])
+        elif item == "internet":
+            confirm[key].append(got.at - probe_times(db, "internet", cycle_id, ping))
+            first[key].append(got.at - ping.hit_times[WARM + 40])
+        elif item == "docker" and cut_at is not None:
+            confirm[key].append(got.at - cycle_end(db, cycle_id))
+            first[key].append(got.at - cut_at)
+    return confirm, first
+
+
+def cycle_end(db: Path, cycle_id: int) -> float:
+    with sqlite3.connect(db) as conn:
+        query = "SELECT completed_at FROM monitoring_cycles WHERE id = ?"
+        return float(conn.execute(query, (cycle_id,)).fetchone()[0])
+
+
+def report(confirm: Samples, first: Samples) -> None:
     print(
         "pattern / event | n | confirming probe -> webhook, median / max ms"
         " | episode's first failing probe -> webhook, median s"
     )
     print("--- | --- | --- | ---")
-    for event in sorted(confirm):
-        c, f = confirm[event], first[event]
+    for key in sorted(confirm):
+        c, f = confirm[key], first[key]
         print(
-            f"{event} | {len(c)} | {statistics.median(c) * 1000:.0f} / {max(c) * 1000:.0f} | "
+            f"{key} | {len(c)} | {statistics.median(c) * 1000:.0f} / {max(c) * 1000:.0f} | "
             f"{statistics.median(f):.1f}"
         )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=3, help="services per pattern")
+    parser.add_argument("--no-docker", action="store_true")
+    args = parser.parse_args()
+    servers = patterns(args.copies)
+    ping = window(WARM + 40, 8)
+    with tempfile.TemporaryDirectory() as tmp, receiving() as hook:
+        cut_at = run(Path(tmp), hook, servers, ping, not args.no_docker)
+        confirm, first = latencies(Path(tmp) / "metrics.db", hook, servers, ping, cut_at)
+    print(f"alerts received: {len(hook.accepted)}")
+    report(confirm, first)
     return 0
 
 
