@@ -124,3 +124,26 @@ def test_version_2_items_gain_an_empty_window_in_place(tmp_path: Path) -> None:
     alerts.migrate(db)
     assert store.load_items(db) == {"service:api": ItemState("down", "healthy", 7, 0, "down")}
     db.close()
+
+
+def test_a_restart_during_an_internet_outage_keeps_its_children_covered(
+    make_parts: Callable[..., Parts],
+) -> None:
+    parts = make_parts(**DEFAULTS)
+    parts.tailer.step()
+    parents = {"api": "internet", "web": "internet"}
+    for _ in range(5):
+        insert_cycle(parts.writer, {"api": D, "web": D}, internet=D, depends_on=parents)
+    parts.tailer.step()
+    parts.db.close()
+    again = make_parts(**DEFAULTS)
+    for _ in range(3):
+        insert_cycle(again.writer, {"api": D, "web": D}, internet=D, depends_on=parents)
+    for _ in range(5):  # the internet is back; web recovered with it, api did not
+        insert_cycle(again.writer, {"api": D, "web": H}, depends_on=parents)
+    again.tailer.step()
+    assert [(r[1], r[2]) for r in outbox_rows(again.db)] == [
+        ("internet", "internet_down"),
+        ("internet", "internet_recovered"),
+        ("api", "service_down"),  # its 4th failure counted from the internet's recovery
+    ]
