@@ -120,8 +120,10 @@ def last_delivered(db: peewee.SqliteDatabase, channel: str) -> dict[str, bytes]:
 
 
 def alerted_items(db: peewee.SqliteDatabase) -> set[str]:
-    """The `item` of the alerts of every item now alerted (persisted debounce state)."""
-    rows = sql(db, "SELECT item FROM alert_items WHERE alerted IS NOT NULL").fetchall()
+    """The `item` of the alerts of every item now alerted: down, degraded or flapping (the
+    persisted debounce state); their firing alerts are the ones re-sent to Alertmanager."""
+    query = "SELECT item FROM alert_items WHERE alerted IS NOT NULL OR degraded OR flapping"
+    rows = sql(db, query).fetchall()
     return {str(r[0]).removeprefix(SERVICE_PREFIX) for r in rows}
 
 

@@ -134,3 +134,27 @@ def test_version_1_rows_become_n8n_rows_and_an_alert_may_go_to_several_channels(
         )
     assert schema.component_version(db, "alerter") == alerts.SCHEMA_VERSION == 3
     db.close()
+
+
+def test_alerted_items_are_the_down_degraded_and_flapping_ones(tmp_path: Path) -> None:
+    """Their firing alerts are re-sent to Alertmanager: a degraded or flapping item's alert
+    must keep firing there, not resolve by itself after its endsAt."""
+    db = open_database(tmp_path / "m.db")
+    alerts.migrate(db)
+    rows = [
+        ("service:down", "down", 0, 0),
+        ("service:degraded", None, 1, 0),
+        ("service:flapping", None, 0, 1),
+        ("service:healthy", None, 0, 0),
+        ("internet", "down", 0, 0),
+    ]
+    db.execute_sql("BEGIN")
+    for item, alerted, degraded, flapping in rows:
+        db.execute_sql(
+            "INSERT INTO alert_items (item, kind, alerted, degraded, flapping, failures, "
+            "successes, changes, window_bits, updated_at) "
+            "VALUES (?, 'http', ?, ?, ?, 0, 0, '', 0, 0)",
+            (item, alerted, degraded, flapping),
+        )
+    db.execute_sql("COMMIT")
+    assert outbox.alerted_items(db) == {"down", "degraded", "flapping", "internet"}
