@@ -19,6 +19,7 @@ from tests.support import wait_for
 
 pytestmark = pytest.mark.slow
 RESEND = 1.0  # ALERTMANAGER_RESEND_SECONDS: endsAt is 4 s ahead of each send
+OUTAGE = 60.0  # the issue's "503 for a minute"
 
 
 def _started(tmp_path: Path, **extra: str) -> Process:
@@ -26,6 +27,10 @@ def _started(tmp_path: Path, **extra: str) -> Process:
     process = start(tmp_path, alerter_env(tmp_path, STATUS_CHANGE_THRESHOLD="1", **extra))
     process.wait_ready()
     return process
+
+
+def _ids(bodies: list[dict[str, Any]], items: tuple[str, ...]) -> set[str]:
+    return {b["id"] for b in bodies if b["item"] in items}
 
 
 def _cycles(tmp_path: Path, *timeline: dict[str, str]) -> None:
@@ -127,12 +132,12 @@ def _collapse(titles: list[str]) -> list[str]:
     return [t for i, t in enumerate(titles) if i == 0 or titles[i - 1] != t]
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_a_broken_channel_never_delays_a_healthy_one_and_catches_up_in_order(
     tmp_path: Path,
 ) -> None:
-    """N8N answers 503 for 15 s (the issue's "a minute", shortened to keep the suite fast) while
-    Apprise is healthy; the alerter is SIGKILLed in the middle of the outage."""
+    """N8N answers 503 for a minute while Apprise is healthy; the alerter is SIGKILLed in the
+    middle of the outage."""
     outage_ends = time.time() + 60
     items = ("api", "db")
     rounds = 3
@@ -146,15 +151,18 @@ def test_a_broken_channel_never_delays_a_healthy_one_and_catches_up_in_order(
     ):
         env = {"N8N_WEBHOOK_URL": n8n.url, "APPRISE_URLS": apprise.url.replace("http", "json")}
         alerter = _started(tmp_path, **env)
-        outage_ends = time.time() + 15
+        outage_ends = time.time() + OUTAGE
         _cycles(tmp_path, *[dict.fromkeys(items, s) for s in ["down", "healthy"] * rounds])
         expected = 2 * rounds * len(items)
         wait_for(lambda: len(apprise.bodies()) >= expected, timeout=10)
         assert time.time() < outage_ends and n8n.bodies() == []  # on time, during the outage
+        time.sleep(OUTAGE / 2)
         alerter.kill()
         alerter = start(tmp_path, alerter.env)
         alerter.wait_ready()
-        wait_for(lambda: len({b["id"] for b in n8n.bodies()}) == expected, timeout=60)
+        # A minute without cycles also brings `exporter_stalled`: count the services' alerts.
+        wait_for(lambda: len(_ids(n8n.bodies(), items)) == expected, timeout=OUTAGE + 30)
+        assert min(r.at for r in n8n.accepted) >= outage_ends
         assert alerter.terminate() == 0
 
     received: dict[str, dict[str, Any]] = {}
