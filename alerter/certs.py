@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from alerter.model import Event, NewAlert
-from alerter.payload import AlertFacts, Context, alert_id, local_timestamp, message
+from alerter.payload import AlertFacts, Context, alert_body, alert_id, local_timestamp
 from hbmon.db.records import Check, Cycle
 
 DAY = 86400.0
@@ -107,7 +107,9 @@ def cert_alert(
     )
     # Keyed by the certificate, not the cycle: the same notice enqueued again is a no-op.
     key = alert_id(replace(facts, cycle_id=None, occurred_at=not_after))
-    body = _body(key, facts, context) | {"expires_at": expires_at, "days_left": days_left}
+    heading = _TITLES[context.language][facts.event].format(item=facts.item)
+    body = alert_body(facts, context, key=key, heading=heading)
+    body |= {"expires_at": expires_at, "days_left": days_left}
     label = _EXPIRES_LABEL[context.language]
     body["message"] += f"\n**{label}:** {expires_at}"
     return NewAlert(key, check.name, event, cycle.id, body)
@@ -121,26 +123,3 @@ def _reason(event: Event, days_left: int, expires_at: str, language: str) -> str
     if event is Event.CERTIFICATE_RENEWED:
         return f"new certificate valid until {expires_at}"
     return f"certificate expires in {days_left} {'day' if days_left == 1 else 'days'}"
-
-
-def _body(key: str, facts: AlertFacts, context: Context) -> dict[str, Any]:
-    """The same fields as `payload.build_alert`, whose titles know only the older events."""
-    timestamp = local_timestamp(facts.occurred_at, context.tz)
-    return {
-        "id": key,
-        "event": facts.event,
-        "title": _TITLES[context.language][facts.event].format(item=facts.item),
-        "message": message(facts, context, timestamp),
-        "item": facts.item,
-        "kind": facts.kind,
-        "status": facts.status,
-        "previous_status": facts.previous_status,
-        "reason": facts.reason,
-        "status_code": facts.status_code,
-        "latency_ms": facts.latency_ms,
-        "timestamp": timestamp,
-        "occurred_at": facts.occurred_at,
-        "cycle_id": facts.cycle_id,
-        "host": context.host,
-        "version": context.version,
-    }

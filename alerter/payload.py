@@ -158,11 +158,18 @@ def message(facts: AlertFacts, context: Context, timestamp: str) -> str:
 
 def build_alert(facts: AlertFacts, context: Context) -> dict[str, Any]:
     """The webhook body: `title` and `message` for existing N8N flows, plus structured fields."""
+    heading = title(facts, context.language)
+    return alert_body(facts, context, key=alert_id(facts), heading=heading) | _extra_fields(facts)
+
+
+def alert_body(facts: AlertFacts, context: Context, *, key: str, heading: str) -> dict[str, Any]:
+    """The fields every alert carries, under the given id and title (an alert kind with ids
+    and titles of its own, such as a certificate notice, builds its body here too)."""
     timestamp = local_timestamp(facts.occurred_at, context.tz)
-    body: dict[str, Any] = {
-        "id": alert_id(facts),
+    return {
+        "id": key,
         "event": facts.event,
-        "title": title(facts, context.language),
+        "title": heading,
         "message": message(facts, context, timestamp),
         "item": facts.item,
         "kind": facts.kind,
@@ -177,7 +184,6 @@ def build_alert(facts: AlertFacts, context: Context) -> dict[str, Any]:
         "host": context.host,
         "version": context.version,
     }
-    return body | _extra_fields(facts)
 
 
 def _extra_fields(facts: AlertFacts) -> dict[str, Any]:
