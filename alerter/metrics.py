@@ -108,18 +108,20 @@ def build_registry(
 
 def health(stats: Stats) -> tuple[bool, str]:
     """Healthy while the tail loop keeps polling and every part can write the database; the
-    detail says how far behind it is, or why not (`store_failing: disk_full`)."""
+    detail says how far behind it is, or why not (`store_failing: disk_full`).
+
+    Not before the tail loop's first pass: until then the cursor is not set, and a cycle written
+    meanwhile would fall before the first start's replay point (`starting`).
+    """
     snap = stats.snapshot()
-    loop_age = time.monotonic() - snap.last_loop
     failing = stats.store.worst()
-    ok = loop_age < HEALTHY_LOOP_AGE and failing is None
-    body: dict[str, object] = {
-        "ok": ok,
-        "loop_age_seconds": round(loop_age, 3),
-        "lag_cycles": snap.lag_cycles,
-    }
+    age = None if snap.last_loop is None else round(time.monotonic() - snap.last_loop, 3)
+    ok = age is not None and age < HEALTHY_LOOP_AGE and failing is None
+    body: dict[str, object] = {"ok": ok, "loop_age_seconds": age, "lag_cycles": snap.lag_cycles}
     if failing is not None:
         body |= {"reason": f"store_failing: {failing.trouble.value}", "error": failing.error}
+    elif age is None:
+        body["reason"] = "starting"
     elif not ok:
         body["reason"] = "stale"
     return ok, json.dumps(body)

@@ -17,7 +17,7 @@ class Snapshot:
     heartbeats: dict[HeartbeatResult, int]
     worker_status_code: int | None  # 0 = unreachable, None = no heartbeat sent yet
     lag_cycles: int
-    last_loop: float  # monotonic time of the tail loop's last pass
+    last_loop: float | None  # monotonic time of the tail loop's last pass; None before the first
 
 
 class Stats:
@@ -29,7 +29,7 @@ class Stats:
         self._heartbeats: Counter[HeartbeatResult] = Counter()
         self._worker_code: int | None = None
         self._lag = 0
-        self._last_loop = time.monotonic()
+        self._last_loop: float | None = None
         self.store = StoreHealth("alerter")  # thread-safe itself: every part reports its writes
 
     def alert(self, event: str, result: AlertResult, channel: str) -> None:
