@@ -16,8 +16,8 @@ from exporter.cycle import Cycle, ServiceOutcome
 from exporter.history.recorder import Recorder
 from exporter.probes import base
 from hbmon.db import cycles, rollups, upgrade_v3
-from hbmon.db.checks import CHECK_COLUMNS
-from hbmon.db.checkwriter import CheckWriter
+from hbmon.db.checks import FACT_COLUMNS
+from hbmon.db.checkwriter import ROW_COLUMNS, CheckWriter, Entry
 from hbmon.db.connection import open_database
 from hbmon.db.cycles import MonitoringCycle
 from hbmon.db.trouble import describe
@@ -30,25 +30,42 @@ PRUNE_MAX_BATCHES = 25  # per prune call; the rest waits for the next call
 # Checks of a version-2 database are moved in batches after a cycle is stored, for at most this
 # share of the interval (or MIGRATE_BUDGET_S without one): a batch never delays the next cycle.
 MIGRATE_SHARE, MIGRATE_BUDGET_S = 0.25, 1.0
-# Positions in a check row, resolved once: a cycle of 10,000 checks looked fields up 300,000 times.
-_AT = {name: position for position, name in enumerate(CHECK_COLUMNS)}
-_CYCLE_AT, _NAME_AT, _KIND_AT, _STATUS_AT, _CODE_AT, _LATENCY_AT, _REASON_AT = (
-    _AT[column]
-    for column in (
-        "cycle_id",
-        "service_name",
-        "kind",
-        "status",
-        "status_code",
-        "latency_ms",
-        "error_message",
+# The stored columns, filled straight from a result (issue 14: no wide row per check first).
+assert ROW_COLUMNS == (
+    "status_code",
+    "latency",
+    "error_message",
+    "connection_reused",
+    "dns",
+    "connect",
+    "tls",
+    "ttfb",
+    "restart_count",
+), ROW_COLUMNS
+assert ROW_COLUMNS[4:8] == base.PHASES, base.PHASES
+assert FACT_COLUMNS == (
+    "ip_family",
+    "tls_cert_expiry",
+    "container_state",
+    "details",
+    "depends_on",
+    "address_class",
+), FACT_COLUMNS
+# A probe fact named like a column is stored in it; every other one goes into `details`.
+_COLUMN_FACTS = frozenset(f for f in base.Fact if f in ROW_COLUMNS or f in FACT_COLUMNS)
+# Plain strings: an Enum member looked up on its class costs a descriptor call, 10,000 x 6 a cycle.
+_REUSED, _RESTARTS, _FAMILY, _EXPIRY, _STATE, _PARENT, _CLASS = (
+    str(fact)
+    for fact in (
+        base.Fact.CONNECTION_REUSED,
+        base.Fact.RESTART_COUNT,
+        base.Fact.IP_FAMILY,
+        base.Fact.TLS_CERT_EXPIRY,
+        base.Fact.CONTAINER_STATE,
+        base.Fact.DEPENDS_ON,
+        base.Fact.ADDRESS_CLASS,
     )
 )
-_PHASE_AT = {phase: _AT[f"{phase}_ms"] for phase in base.PHASES}
-# A probe fact named like a column is stored in it; every other fact goes into `details`.
-_FACT_AT = {column: _AT[column] for column in CHECK_COLUMNS if column in set(base.Fact)}
-_DETAILS_AT = _AT["details"]
-_EMPTY_ROW = (None,) * len(_AT)
 # json.dumps(..., sort_keys=True) builds a new encoder on every call; this one is made once.
 _DETAILS_JSON = json.JSONEncoder(sort_keys=True).encode
 # Details texts remembered per store: a service's extra facts (final URL, redirects) rarely
@@ -58,6 +75,11 @@ _DETAILS_CACHE_SIZE = 65536
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000.0, 3)
+
+
+def _us(seconds: float | None) -> int | None:
+    """Seconds as the integer microseconds the checks table stores."""
+    return None if seconds is None else round(seconds * 1_000_000.0)
 
 
 class Store:
@@ -92,7 +114,7 @@ class Store:
         try:
             with self.database.atomic("IMMEDIATE"):
                 cycle_id = cycles.insert_cycle(self._cycle_row(cycle))
-                self._checks.insert([self._check_row(cycle_id, o) for o in cycle.services])
+                self._checks.insert_entries([self._entry(cycle_id, o) for o in cycle.services])
         except BaseException:
             self._checks.forget()  # the ids and facts it remembered may have been rolled back
             raise
@@ -139,30 +161,32 @@ class Store:
             MonitoringCycle.completed_at: cycle.completed_at,
         }
 
-    def _check_row(self, cycle_id: int, outcome: ServiceOutcome) -> list[Any]:
-        """The check's values in CHECK_COLUMNS order; a column nothing fills stays NULL."""
-        result, spec = outcome.result, outcome.spec
-        row: list[Any] = list(_EMPTY_ROW)
-        row[_CYCLE_AT] = cycle_id
-        row[_NAME_AT] = spec.name
-        row[_KIND_AT] = spec.kind
-        row[_STATUS_AT] = result.status.value
-        row[_CODE_AT] = result.status_code
-        row[_LATENCY_AT] = _ms(result.latency_s)
-        row[_REASON_AT] = result.reason
-        for phase, seconds in result.phases.items():
-            at = _PHASE_AT.get(phase)
-            if at is not None:
-                row[at] = _ms(seconds)
-        extra = {}
-        for key, value in result.facts.items():
-            at = _FACT_AT.get(key)
-            if at is None:
-                extra[key] = value
-            else:
-                row[at] = value
-        row[_DETAILS_AT] = self._details(extra) if extra else None
-        return row
+    def _entry(self, cycle_id: int, outcome: ServiceOutcome) -> Entry:
+        """The check as stored: its ROW_COLUMNS and FACT_COLUMNS values (a fact nothing names
+        goes into `details`)."""
+        result = outcome.result
+        facts, phase = result.facts, result.phases.get
+        extra = {key: value for key, value in facts.items() if key not in _COLUMN_FACTS}
+        values = (
+            result.status_code,
+            _us(result.latency_s),
+            result.reason,
+            facts.get(_REUSED),
+            _us(phase("dns")),
+            _us(phase("connect")),
+            _us(phase("tls")),
+            _us(phase("ttfb")),
+            facts.get(_RESTARTS),
+        )
+        stored = (
+            facts.get(_FAMILY),
+            facts.get(_EXPIRY),
+            facts.get(_STATE),
+            self._details(extra) if extra else None,
+            facts.get(_PARENT),
+            facts.get(_CLASS),
+        )
+        return cycle_id, outcome.spec.name, outcome.spec.kind, result.status.value, values, stored
 
     def _details(self, extra: dict[str, base.FactValue]) -> str:
         # The types are part of the key: True == 1 == 1.0, but their JSON differs.
