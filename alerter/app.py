@@ -26,6 +26,7 @@ from hbmon import __version__
 from hbmon.db import alerts, certnotices
 from hbmon.db import quiet as quiet_tables
 from hbmon.db.connection import limit_busy_timeout, open_database
+from hbmon.db.watch import WriteWatch
 from hbmon.httpserver import serve
 from hbmon.logs import get_logger, register_secrets
 from hbmon.net import HttpClient
@@ -92,6 +93,7 @@ def build_parts(
         on_alerts=wake,
         on_cycle=heartbeater.trigger.set,
         quiet=quiet,
+        watch=WriteWatch(config.db_path),
     )
     return Parts(stats, senders, Pruner(db, config, stats), heartbeater, tailer)
 
@@ -175,6 +177,9 @@ class Alerter:
             listen=str(self.config.listen),
             channels=[f"{t.channel}: {t.display}" for t in self.targets],
             heartbeat=self.config.heartbeat_url is not None,
+            db_watch="inotify"
+            if self.parts.tailer.watch.active
+            else self.parts.tailer.watch.problem,
             down_threshold=self.config.down_threshold,
             recovery_threshold=self.config.recovery_threshold,
             version=__version__,

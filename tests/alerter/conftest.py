@@ -70,6 +70,7 @@ class Parts:
             sender.wake.set()
         for thread in self.threads:
             thread.join(10)
+        self.tailer.watch.close()
         self.client.close()
         self.db.close()
         self.writer.close()

@@ -23,7 +23,7 @@ from hbmon.net.policy import DnsOverride, NetPolicy
 from hbmon.net.resolve import AddrInfo
 from hbmon.status import Status
 from tests.exporter.test_store import HOST, LIMA
-from tests.netservers import ok, serve
+from tests.netservers import Handler, ok, serve
 
 # Literal addresses, only ever classified: no traffic goes to any of them.
 CLASSES = [
@@ -274,3 +274,34 @@ def test_a_real_cycle_stores_each_checks_class_and_parent(tmp_path: Path) -> Non
         "child": ("healthy", "loopback", "remote"),
     }
     assert not any("primary_ip" in (details or "") for *_, details in rows)
+
+
+def _slow_on_s(handler: Handler) -> None:
+    if handler.path.startswith("/s"):
+        time.sleep(0.5)  # the cycle waits several slices: the others are tagged meanwhile
+    handler.reply(200, b"ok")
+
+
+def test_checks_tagged_while_the_cycle_waits_carry_the_same_class_and_parent() -> None:
+    """Results that came in before the last one are tagged during the wait (issue 14); each
+    outcome is what tagging after the cycle gives."""
+    with serve(_slow_on_s) as server:
+        services = (
+            ServiceSpec(name="named", kind="http", target=f"http://svc.test:{server.port}/"),
+            ServiceSpec(name="gone", kind="http", target=f"http://gone.test:{server.port}/"),
+            ServiceSpec(name="remote", kind="http", target=server.url("/r"), depends_on="internet"),
+            ServiceSpec(name="slow", kind="http", target=server.url("/s"), depends_on="none"),
+        )
+        cycle = _cycle(services, server.port)
+    facts = {
+        o.spec.name: (o.result.facts.get(Fact.ADDRESS_CLASS), o.result.facts[Fact.DEPENDS_ON])
+        for o in cycle.services
+    }
+    assert facts == {
+        "named": ("loopback", None),
+        "gone": ("unresolved", "internet"),
+        "remote": ("loopback", "internet"),
+        "slow": ("loopback", None),
+    }
+    assert [o.spec.name for o in cycle.services] == [s.name for s in services]
+    assert not any(Fact.PRIMARY_IP in o.result.facts for o in cycle.services)
