@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 
@@ -11,7 +10,7 @@ import pycurl
 from hbmon.net.exchange import Exchange
 from hbmon.net.hop import CertMemory, Handle, HopOutcome, HopSettings, configure, outcome, stage
 from hbmon.net.policy import IpFamily
-from hbmon.net.reply import ErrorKind, HttpReply, NetError
+from hbmon.net.reply import HttpReply, NetError
 from hbmon.net.resolve import Answer, DnsCache
 from hbmon.net.route import needs_lookup
 
@@ -79,18 +78,16 @@ class Direct:
     ) -> HopOutcome | NetError:
         handle = local.handle
         assert handle is not None
-        remaining_ms = max(1, math.ceil((exchange.deadline - time.monotonic()) * 1000))
-        try:
-            configure(
-                handle,
-                exchange.route,
-                exchange.request,
-                addresses=addresses,
-                timeout_ms=remaining_ms,
-                settings=self._settings,
-            )
-        except (pycurl.error, ValueError, TypeError) as exc:  # e.g. a header libcurl refuses
-            return NetError(ErrorKind.PROTOCOL, f"cannot send the request: {type(exc).__name__}")
+        error = configure(
+            handle,
+            exchange.route,
+            exchange.request,
+            addresses=addresses,
+            deadline=exchange.deadline,
+            settings=self._settings,
+        )
+        if error is not None:
+            return error
         code, message = _perform(handle.curl)
         scheme = exchange.route.scheme
         hop = outcome(handle.curl, code, message, handle.sink, lambda: stage(handle, scheme))

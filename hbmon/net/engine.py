@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 import threading
 import time
 from collections import deque
@@ -168,20 +167,17 @@ class Engine:
     def _transfer(self, job: Job, addresses: tuple[str, ...]) -> None:
         handle = self._free.pop() if self._free else Handle(self._settings.max_body)
         exchange = job.exchange
-        remaining_ms = max(1, math.ceil((exchange.deadline - time.monotonic()) * 1000))
         job.handle = handle
-        try:
-            configure(
-                handle,
-                exchange.route,
-                exchange.request,
-                addresses=addresses,
-                timeout_ms=remaining_ms,
-                settings=self._settings,
-            )
-        except (pycurl.error, ValueError, TypeError) as exc:  # e.g. a header libcurl refuses
+        error = configure(
+            handle,
+            exchange.route,
+            exchange.request,
+            addresses=addresses,
+            deadline=exchange.deadline,
+            settings=self._settings,
+        )
+        if error is not None:
             self._release(job)
-            error = NetError(ErrorKind.PROTOCOL, f"cannot send the request: {type(exc).__name__}")
             self._finish(job, exchange.reply(None, error))
             return
         self._active[handle.curl] = job

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import math
 import re
 import ssl
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -92,12 +94,14 @@ def configure(
     request: tuple[str, Sequence[tuple[str, str]], bytes | None],
     *,
     addresses: tuple[str, ...],
-    timeout_ms: int,
+    deadline: float,
     settings: HopSettings,
-) -> None:
-    """Set a hop's options; redirects are never libcurl's. A handle whose last hop had the same
-    shape (everything but the URL and the time left) keeps its options: at 10,000 probes a
-    cycle, the reset and a dozen setopt calls were a fifth of the engine's CPU."""
+) -> NetError | None:
+    """Set a hop's options, with what is left until `deadline` (monotonic) as its timeout;
+    redirects are never libcurl's. A request libcurl refuses (e.g. a header) is an error,
+    returned. A handle whose last hop had the same shape (everything but the URL and the time
+    left) keeps its options: at 10,000 probes a cycle, the reset and a dozen setopt calls were a
+    fifth of the engine's CPU."""
     method, headers, body = request
     pinned = route.dial != route.host or addresses
     shape = (
@@ -109,13 +113,17 @@ def configure(
         body,
     )
     curl = handle.curl
-    if handle.shape != shape:
-        handle.shape = None  # stays unknown if a setopt below fails
-        _full(curl, route, request, addresses=addresses, settings=settings, sink=handle.sink)
-        handle.shape = shape
-    curl.setopt(pycurl.URL, route.full_url)
-    curl.setopt(pycurl.TIMEOUT_MS, timeout_ms)
+    try:
+        if handle.shape != shape:
+            handle.shape = None  # stays unknown if a setopt below fails
+            _full(curl, route, request, addresses=addresses, settings=settings, sink=handle.sink)
+            handle.shape = shape
+        curl.setopt(pycurl.URL, route.full_url)
+        curl.setopt(pycurl.TIMEOUT_MS, max(1, math.ceil((deadline - time.monotonic()) * 1000)))
+    except (pycurl.error, ValueError, TypeError) as exc:
+        return NetError(ErrorKind.PROTOCOL, f"cannot send the request: {type(exc).__name__}")
     handle.sink.reset()
+    return None
 
 
 def _full(
