@@ -7,8 +7,10 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -24,6 +26,42 @@ DRAIN_LIMIT = 15.0
 RETRY_BASE, RETRY_CAP = 1.0, 8.0
 # The attempt after which an item's next delay is the cap: base * 2**(n - 1) >= cap.
 AT_CAP = 1 + math.ceil(math.log2(RETRY_CAP / RETRY_BASE))
+
+
+class Outage(NamedTuple):
+    hook: Receiver
+    process: Process
+    back: threading.Event  # set: the webhook answers 200
+    began: float  # monotonic time the cycles began to be written
+
+
+@contextmanager
+def webhook_outage(tmp_path: Path, **env: str) -> Iterator[Outage]:
+    """The alerter (with `env`) and a webhook answering 503 until the event is set; 20 cycles
+    flipping every service (200 alerts) are written once it is ready. It must exit cleanly."""
+    back = threading.Event()
+
+    def script(_r: Received) -> Answer:
+        return Answer(200) if back.is_set() else Answer(503)
+
+    with receiving(script) as hook:
+        writer = exporter_db(tmp_path / "metrics.db")
+        variables = alerter_env(
+            tmp_path, N8N_WEBHOOK_URL=hook.url, STATUS_CHANGE_THRESHOLD="1", **env
+        )
+        process = start(tmp_path, variables)
+        try:
+            process.wait_ready()
+            began = time.monotonic()
+            for index in range(20):
+                status = "down" if index % 2 == 0 else "healthy"
+                insert_cycle(writer, dict.fromkeys(SERVICES, status))
+            yield Outage(hook, process, back, began)
+            assert process.terminate() == 0
+        finally:
+            writer.close()
+            if process.popen.poll() is None:
+                process.kill()
 
 
 def fewest_attempts_of_a_head(db: Path) -> int:
@@ -66,40 +104,16 @@ def test_200_alerts_queued_during_an_outage_drain_within_15_s_in_per_item_order(
     return to the last of the 200 deliveries: the wait for the first item's own retry (at most
     the cap), then the drain, which makes every waiting item due at the first success (without
     it the 200 alerts, 20 per item, would take 20 capped waits each)."""
-    back = threading.Event()
-
-    def script(_r: Received) -> Answer:
-        return Answer(200) if back.is_set() else Answer(503)
-
-    db = tmp_path / "metrics.db"
-    with receiving(script) as hook:
-        writer = exporter_db(db)
-        process = start(
-            tmp_path,
-            alerter_env(
-                tmp_path,
-                N8N_WEBHOOK_URL=hook.url,
-                STATUS_CHANGE_THRESHOLD="1",
-                ALERT_RETRY_BASE_SECONDS=str(RETRY_BASE),
-                ALERT_RETRY_MAX_SECONDS=str(RETRY_CAP),
-            ),
-        )
-        try:
-            process.wait_ready()
-            began = time.monotonic()
-            for index in range(20):
-                status = "down" if index % 2 == 0 else "healthy"
-                insert_cycle(writer, dict.fromkeys(SERVICES, status))
-            time.sleep(max(0.0, OUTAGE - (time.monotonic() - began)))
-            heads_attempts = fewest_attempts_of_a_head(db)
-            returned = time.time()
-            back.set()
-            drained_all(hook, process, lambda: len(hook.bodies()) >= 200)
-            assert process.terminate() == 0
-        finally:
-            writer.close()
-            if process.popen.poll() is None:
-                process.kill()
+    retries = {
+        "ALERT_RETRY_BASE_SECONDS": str(RETRY_BASE),
+        "ALERT_RETRY_MAX_SECONDS": str(RETRY_CAP),
+    }
+    with webhook_outage(tmp_path, **retries) as (hook, process, back, began):
+        time.sleep(max(0.0, OUTAGE - (time.monotonic() - began)))
+        heads_attempts = fewest_attempts_of_a_head(tmp_path / "metrics.db")
+        returned = time.time()
+        back.set()
+        drained_all(hook, process, lambda: len(hook.bodies()) >= 200)
     accepted = [r for r in hook.all_requests() if r.at >= returned]
     bodies = hook.bodies()
     drained = max(r.at for r in accepted) - returned
@@ -127,40 +141,17 @@ def test_a_channel_back_before_any_retry_is_due_drains_within_15_s_with_the_defa
     """With ALERT_RETRY_BASE_SECONDS=60 no alert's own retry comes within 30 s of its first
     attempt (and the default ALERT_RETRY_MAX_SECONDS is 300): only the sender's probe, the
     alert due soonest tried every PROBE_SECONDS, finds the webhook back in time."""
-    back = threading.Event()
-
-    def script(_r: Received) -> Answer:
-        return Answer(200) if back.is_set() else Answer(503)
-
-    db = tmp_path / "metrics.db"
-    with receiving(script) as hook:
-        writer = exporter_db(db)
-        process = start(
-            tmp_path,
-            alerter_env(
-                tmp_path,
-                N8N_WEBHOOK_URL=hook.url,
-                STATUS_CHANGE_THRESHOLD="1",
-                ALERT_RETRY_BASE_SECONDS="60",
-                ALERT_RETRY_MAX_SECONDS="300",  # the default (the test helper sets 0.5)
-            ),
-        )
-        try:
-            process.wait_ready()
-            for index in range(20):
-                status = "down" if index % 2 == 0 else "healthy"
-                insert_cycle(writer, dict.fromkeys(SERVICES, status))
-            wait_for(lambda: len(hook.all_requests()) >= len(SERVICES), timeout=20)
-            time.sleep(3.0)
-            refused = len(hook.all_requests())
-            returned = time.time()
-            back.set()
-            drained_all(hook, process, lambda: len(service_alerts(hook.bodies())) >= 200)
-            assert process.terminate() == 0
-        finally:
-            writer.close()
-            if process.popen.poll() is None:
-                process.kill()
+    retries = {
+        "ALERT_RETRY_BASE_SECONDS": "60",
+        "ALERT_RETRY_MAX_SECONDS": "300",  # the default (the test helper sets 0.5)
+    }
+    with webhook_outage(tmp_path, **retries) as (hook, process, back, _):
+        wait_for(lambda: len(hook.all_requests()) >= len(SERVICES), timeout=20)
+        time.sleep(3.0)
+        refused = len(hook.all_requests())
+        returned = time.time()
+        back.set()
+        drained_all(hook, process, lambda: len(service_alerts(hook.bodies())) >= 200)
     accepted = [r for r in hook.all_requests() if r.at >= returned and r.json()["item"] in SERVICES]
     drained = max(r.at for r in accepted) - returned
     assert len({b["id"] for b in service_alerts(hook.bodies())}) == 200
