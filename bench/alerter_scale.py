@@ -13,7 +13,8 @@ Targets (issue 14, 2-core machine): alerter <= 0.03 ms CPU per check without cha
 <= 0.1 ms with 10 % changing; alert latency p95 <= 0.5 s and alerter RSS <= 80 MB at N = 10,000.
 CPU is process CPU time (utime + stime), not wall time: the machine may be shared.
 
-Usage: python bench/alerter_scale.py [--sizes 1000,10000] [--intervals 3,20] [--steady 4]
+Usage: python bench/alerter_scale.py [--sizes 1000,10000] [--intervals 3,10] [--steady 4]
+       [--rounds 20]
 Traffic stays on 127.0.0.1. Needs nginx (Debian nginx-light) on PATH or in /usr/sbin.
 """
 
@@ -267,9 +268,11 @@ def _ms(seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000")
-    parser.add_argument("--intervals", default="3,20", help="LOOP_INTERVAL_SECONDS per size")
+    parser.add_argument("--intervals", default="3,10", help="LOOP_INTERVAL_SECONDS per size")
     parser.add_argument("--steady", type=int, default=4, help="no-change cycles measured")
-    parser.add_argument("--rounds", type=int, default=6, help="latency rounds (5 alerts each)")
+    parser.add_argument(
+        "--rounds", type=int, default=20, help="latency rounds (5 alerts of one cycle each)"
+    )
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
     intervals = [float(i) for i in args.intervals.split(",")]
