@@ -278,6 +278,10 @@ main() {
     if ((with_alerter)); then
         wait_until 60 received heartbeat >/dev/null || fail "no heartbeat reached the receiver"
         log "ok: heartbeats reach the receiver"
+        compose logs --no-color alerter >"$work/alerter.log" 2>&1 || true
+        grep -Eq '"db_watch": ?"inotify"' "$work/alerter.log" \
+            || fail "the alerter does not watch the shared database for writes (no db_watch inotify)"
+        log "ok: the alerter wakes on the exporter's commits (inotify on the shared volume)"
     fi
 
     docker stop --time 1 "$sibling" >/dev/null
