@@ -177,9 +177,7 @@ class Alerter:
             listen=str(self.config.listen),
             channels=[f"{t.channel}: {t.display}" for t in self.targets],
             heartbeat=self.config.heartbeat_url is not None,
-            db_watch="inotify"
-            if self.parts.tailer.watch.active
-            else self.parts.tailer.watch.problem,
+            db_watch=self.parts.tailer.watch.mode,
             down_threshold=self.config.down_threshold,
             recovery_threshold=self.config.recovery_threshold,
             version=__version__,

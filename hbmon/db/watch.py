@@ -31,6 +31,11 @@ class WriteWatch:
     def active(self) -> bool:
         return self._fd is not None
 
+    @property
+    def mode(self) -> str:
+        """How the reader learns of writes, for its start-up log line."""
+        return "inotify" if self._fd is not None else f"poll only: {self.problem}"
+
     def wait(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds; True as soon as one of the database's files was written,
         False at the timeout (or at once when inactive: the caller then waits itself)."""

@@ -35,6 +35,7 @@ def test_another_connections_commit_wakes_the_wait(tmp_path: Path) -> None:
     reader.execute_sql("CREATE TABLE t (x)")
     watch = WriteWatch(path)
     assert watch.active, watch.problem
+    assert watch.mode == "inotify"
     writer = later(lambda: commit_a_row(path))
     woken, waited = timed_wait(watch, 5.0)
     writer.join()
@@ -60,4 +61,5 @@ def test_without_a_directory_to_watch_it_is_inactive_and_names_why(tmp_path: Pat
     assert not watch.active
     assert watch.problem is not None
     assert "No such file or directory" in watch.problem
+    assert watch.mode == f"poll only: {watch.problem}"
     assert watch.wait(5.0) is False  # at once: the caller waits on its own
