@@ -78,14 +78,7 @@ class Direct:
     ) -> HopOutcome | NetError:
         handle = local.handle
         assert handle is not None
-        error = configure(
-            handle,
-            exchange.route,
-            exchange.request,
-            addresses=addresses,
-            deadline=exchange.deadline,
-            settings=self._settings,
-        )
+        error = configure(handle, exchange, addresses, self._settings)
         if error is not None:
             return error
         code, message = _perform(handle.curl)

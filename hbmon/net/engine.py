@@ -168,14 +168,7 @@ class Engine:
         handle = self._free.pop() if self._free else Handle(self._settings.max_body)
         exchange = job.exchange
         job.handle = handle
-        error = configure(
-            handle,
-            exchange.route,
-            exchange.request,
-            addresses=addresses,
-            deadline=exchange.deadline,
-            settings=self._settings,
-        )
+        error = configure(handle, exchange, addresses, self._settings)
         if error is not None:
             self._release(job)
             self._finish(job, exchange.reply(None, error))

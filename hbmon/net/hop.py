@@ -9,13 +9,16 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import pycurl
 
 from hbmon.net.reply import ErrorKind, NetError
 from hbmon.net.route import Route
 from hbmon.net.sink import Sink
+
+if TYPE_CHECKING:
+    from hbmon.net.exchange import Exchange
 
 _US = 1e-6  # libcurl's *_TIME_T timers count microseconds
 _MAX_CERTS = 65536
@@ -89,19 +92,14 @@ def stage(handle: Handle | None, scheme: str) -> str:
 
 
 def configure(
-    handle: Handle,
-    route: Route,
-    request: tuple[str, Sequence[tuple[str, str]], bytes | None],
-    *,
-    addresses: tuple[str, ...],
-    deadline: float,
-    settings: HopSettings,
+    handle: Handle, exchange: Exchange, addresses: tuple[str, ...], settings: HopSettings
 ) -> NetError | None:
-    """Set a hop's options, with what is left until `deadline` (monotonic) as its timeout;
-    redirects are never libcurl's. A request libcurl refuses (e.g. a header) is an error,
-    returned. A handle whose last hop had the same shape (everything but the URL and the time
-    left) keeps its options: at 10,000 probes a cycle, the reset and a dozen setopt calls were a
-    fifth of the engine's CPU."""
+    """Set the options of the exchange's current hop, with what is left of its deadline as the
+    timeout; redirects are never libcurl's. A request libcurl refuses (e.g. a header) is an
+    error, returned. A handle whose last hop had the same shape (everything but the URL and the
+    time left) keeps its options: at 10,000 probes a cycle, the reset and a dozen setopt calls
+    were a fifth of the engine's CPU."""
+    route, request, deadline = exchange.route, exchange.request, exchange.deadline
     method, headers, body = request
     pinned = route.dial != route.host or addresses
     shape = (
